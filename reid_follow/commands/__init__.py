@@ -1,0 +1,1 @@
+"""Sub-commands of ``reid-follow`` (see reid_follow.cli)."""

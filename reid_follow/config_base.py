@@ -1,0 +1,132 @@
+"""Config machinery: documented dataclass fields, flattened to dotted ROS parameter names.
+
+Every tunable is a dataclass field declared with :func:`param`, which carries its documentation.
+Nested dataclasses become dotted ROS parameter names (``follow.reacquire_confirmations``), which
+is also how ROS 2 reads nested keys from a ``node: ros__parameters:`` YAML file.
+"""
+from __future__ import annotations
+
+import typing
+from dataclasses import field, fields, is_dataclass
+from typing import Any
+
+import yaml
+
+PARAM_DOC = "doc"
+
+
+def param(default: Any, doc: str) -> Any:
+    """A documented dataclass field; lists are copied per instance."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={PARAM_DOC: doc})
+    return field(default=default, metadata={PARAM_DOC: doc})
+
+
+def section(cls: type, doc: str) -> Any:
+    """A nested dataclass field (a group of parameters with a dotted prefix)."""
+    return field(default_factory=cls, metadata={PARAM_DOC: doc})
+
+
+class ConfigError(ValueError):
+    """A parameter file or override that does not fit the dataclasses."""
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """``{dotted_name: value}`` for every leaf parameter of a config dataclass instance."""
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        name = f"{prefix}{f.name}"
+        if is_dataclass(value):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = list(value) if isinstance(value, (list, tuple)) else value
+    return out
+
+
+def docs(cls: type, prefix: str = "") -> dict[str, str]:
+    """``{dotted_name: documentation}`` for every leaf parameter of a config dataclass."""
+    out: dict[str, str] = {}
+    hints = _field_types(cls)
+    for f in fields(cls):
+        name = f"{prefix}{f.name}"
+        if is_dataclass(hints[f.name]):
+            out.update(docs(hints[f.name], name + "."))
+        else:
+            out[name] = f.metadata.get(PARAM_DOC, "")
+    return out
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"parameter '{name}' must be a bool, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ConfigError(f"parameter '{name}' must be an int, got {value!r}")
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"parameter '{name}' must be an int, got {value!r}") from None
+    if hint is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"parameter '{name}' must be a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"parameter '{name}' must be a number, got {value!r}") from None
+    if hint is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"parameter '{name}' must be a string, got {value!r}")
+        return str(value)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if isinstance(value, str):
+            value = yaml.safe_load(value)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"parameter '{name}' must be a list, got {value!r}")
+        return [_coerce(f"{name}[{i}]", v, item) for i, v in enumerate(value)]
+    raise ConfigError(f"parameter '{name}' has unsupported type {hint!r}")
+
+
+def from_flat(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
+    """Build ``cls`` from dotted names; unknown names raise, absent ones keep their default."""
+    known = set(docs(cls, prefix))
+    unknown = sorted(k for k in values if k.startswith(prefix) and k not in known) if prefix else \
+        sorted(k for k in values if k not in known)
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {unknown}; valid: {sorted(known)}")
+    hints = _field_types(cls)
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        name = f"{prefix}{f.name}"
+        hint = hints[f.name]
+        if is_dataclass(hint):
+            kwargs[f.name] = from_flat(hint, {k: v for k, v in values.items() if k.startswith(name + ".")},
+                                       name + ".")
+        elif name in values:
+            kwargs[f.name] = _coerce(name, values[name], hint)
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        validate()
+    return obj
+
+
+def flatten_mapping(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten_mapping(v, name + "."))
+        else:
+            out[name] = v
+    return out

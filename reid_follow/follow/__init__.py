@@ -1,0 +1,1 @@
+"""Target following: enrollment, gallery, re-acquisition, state machine (no rclpy)."""

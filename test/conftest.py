@@ -1,0 +1,38 @@
+"""Shared fixtures: the development data beside the checkout (../shared), skipped where absent."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("REID_FOLLOW_SHARED", REPO.parent / "shared"))
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"development data not found: {path} (../shared beside the checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data: MOTChallenge sequences with ground truth."""
+    return _need(SHARED / "data")
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    """../shared/models: osnet_x0_25_msmt17.onnx and yolox_nano.onnx."""
+    return _need(SHARED / "models")
+
+
+@pytest.fixture(scope="session")
+def mot16_05(shared_data: Path) -> Path:
+    return _need(shared_data / "MOT16-05-first48")
+
+
+@pytest.fixture(scope="session")
+def pathtrack(shared_data: Path) -> Path:
+    return _need(shared_data / "PathTrack-UU-test")
