@@ -39,8 +39,9 @@ def middleware_env(domain_id: int | None = None) -> dict[str, str]:
 
 def configure_middleware() -> None:
     """Set the SHM-only defaults where unset; refuse the discovery range that re-adds UDP."""
-    for key, value in middleware_env().items():
-        os.environ.setdefault(key, value)
+    if "FASTDDS_DEFAULT_PROFILES_FILE" not in os.environ:  # the user's own profile wins, whole
+        os.environ.update(middleware_env())
+    os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     if os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "").upper() == "LOCALHOST":
         warnings.warn("ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST makes rmw_fastrtps add UDP transports "
                       "(sockets on every interface); reid_follow resets it to SYSTEM_DEFAULT.", stacklevel=2)

@@ -1,0 +1,28 @@
+"""Start the described nodes inside one process (what `ros2 launch` does with processes)."""
+from __future__ import annotations
+
+import importlib
+
+from rclpy.context import Context
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from reid_follow.ros.graph import NodeDescription
+
+NODE_CLASSES = {"detector": "reid_follow.ros.detector_node:DetectorNode",
+                "follower": "reid_follow.ros.follower_node:FollowerNode"}
+
+
+def ros_args(desc: NodeDescription) -> list[str]:
+    """The node's command-line ROS arguments: parameter file and remappings, as launch_ros passes them."""
+    args = ["--ros-args", "--params-file", desc.parameter_file]
+    for src, dst in desc.remappings:
+        args += ["-r", f"{src}:={dst}"]
+    return args
+
+
+def create_node(desc: NodeDescription, context: Context | None = None) -> Node:
+    module, cls = NODE_CLASSES[desc.executable].split(":")
+    node_cls = getattr(importlib.import_module(module), cls)
+    overrides = [Parameter(k, value=v) for k, v in desc.overrides.items()]
+    return node_cls(context=context, cli_args=ros_args(desc), parameter_overrides=overrides)
