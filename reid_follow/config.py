@@ -29,8 +29,10 @@ class DetectorConfig:
                "'onnx:/path/model.onnx' (a YOLOX-style ONNX model; person = class 0).")
     score_threshold: float = param(0.3, "Detections with a lower score are dropped.")
     nms_iou: float = param(0.45, "IoU above which overlapping person boxes are suppressed (NMS).")
-    max_width: int = param(640, "Frames wider than this are downscaled before detection (speed); "
-                                "boxes are reported in full-resolution pixels. 0 = never downscale.")
+    resize_width: int = param(
+        0, "HOG only: frames are resized to this width before detection; boxes are reported in the "
+           "original pixels. HOG finds people at least 128 px tall: upscale footage of small people, "
+           "downscale large frames for speed. 0 = native size.")
     device: str = param("auto", "Compute device for ONNX detectors: auto | cpu | cuda[:i].")
 
     def validate(self) -> None:

@@ -1,8 +1,8 @@
 """OpenCV's built-in HOG + linear SVM people detector: no model file, runs anywhere.
 
 It is the default so that the stack works on a fresh machine without downloads; it finds upright,
-mostly unoccluded people of at least ~100 px height (its 64x128 window) and is slow on large
-frames, hence the downscale to ``max_width``.
+mostly unoccluded people at least 128 px tall (its 64x128 window) and is slow on large frames,
+hence the ``resize_width`` parameter.
 """
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ class HogPeopleDetector:
     def detect(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         check_frame(frame)
         scale = 1.0
-        if self.cfg.max_width and frame.shape[1] > self.cfg.max_width:
-            scale = self.cfg.max_width / frame.shape[1]
-            frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        if self.cfg.resize_width and frame.shape[1] != self.cfg.resize_width:
+            scale = self.cfg.resize_width / frame.shape[1]
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=interp)
         rects, weights = self._hog.detectMultiScale(frame, winStride=(8, 8), padding=(8, 8), scale=1.05)
         if len(rects) == 0:
             return np.zeros((0, 4)), np.zeros(0)

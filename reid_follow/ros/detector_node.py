@@ -12,6 +12,7 @@ from reid_follow.detect import build_detector
 from reid_follow.ros.image_conv import ImageConversionError, to_bgr8
 from reid_follow.ros.messages import detections_to_msg
 from reid_follow.ros.params import declare_config
+from reid_follow.ros.problems import ProblemLog
 
 
 class DetectorNode(Node):
@@ -23,6 +24,7 @@ class DetectorNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("detector", **kwargs)
+        self.problems = ProblemLog(self.get_logger())
         self.cfg = declare_config(self, DetectorConfig)
         self.detector = build_detector(self.cfg)
         self.pub = self.create_publisher(Detection2DArray, "detections", 10)
@@ -35,7 +37,7 @@ class DetectorNode(Node):
             frame = to_bgr8(msg)
             boxes, scores = self.detector.detect(frame)
         except (ImageConversionError, ValueError) as e:
-            self.get_logger().error(f"frame skipped: {e}", throttle_duration_sec=1.0)
+            self.problems.error(f"frame skipped: {e}")
             return
         self.pub.publish(detections_to_msg(msg.header, boxes, scores))
         self.frames += 1

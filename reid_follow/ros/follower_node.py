@@ -31,11 +31,13 @@ from reid_follow.pose import PoseEstimator, intrinsics
 from reid_follow.ros.image_conv import ImageConversionError, fill_image, to_bgr8
 from reid_follow.ros.messages import msg_to_detections, pose_msg, stamp_key
 from reid_follow.ros.params import declare_config
+from reid_follow.ros.problems import ProblemLog
 
 
 class FollowerNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("follower", **kwargs)
+        self.problems = ProblemLog(self.get_logger())
         self.cfg: FollowerConfig = declare_config(self, FollowerConfig)
         embedder = None
         if self.cfg.embedder != "none":
@@ -78,13 +80,12 @@ class FollowerNode(Node):
     def _pair(self, key: int, msg, mine: OrderedDict, other: OrderedDict, image_first: bool) -> None:
         if key <= self.last_stamp:
             if self.last_stamp - key > 1_000_000_000:  # jumped back (bag loop, restarted camera)
-                self.get_logger().warn("stamps jumped back by more than 1 s: restarting input pairing")
+                self.get_logger().warning("stamps jumped back by more than 1 s: restarting input pairing")
                 self.images.clear()
                 self.dets.clear()
                 self.last_stamp = -1
             else:
-                self.get_logger().warn(f"dropping message with old or duplicate stamp {key}",
-                                       throttle_duration_sec=1.0)
+                self.problems.warning(f"dropping message with old or duplicate stamp {key}")
                 return
         partner = other.pop(key, None)
         if partner is None:
@@ -104,13 +105,12 @@ class FollowerNode(Node):
         try:
             frame = to_bgr8(image)
         except ImageConversionError as e:
-            self.get_logger().error(f"frame skipped: {e}", throttle_duration_sec=1.0)
+            self.problems.error(f"frame skipped: {e}")
             return
         h, w = frame.shape[:2]
         boxes, scores, problems = msg_to_detections(dets, w, h)
         if problems:
-            self.get_logger().warn(f"ignored {len(problems)} detection(s): {'; '.join(problems[:3])}",
-                                   throttle_duration_sec=1.0)
+            self.problems.warning(f"ignored {len(problems)} detection(s): {'; '.join(problems[:3])}")
         stamp = stamp_key(image.header) * 1e-9
         with self.lock:
             out = self.core.update(Observation(frame, boxes, scores, stamp))
@@ -137,8 +137,7 @@ class FollowerNode(Node):
         if k[0, 0] > 0 and k[1, 1] > 0 and np.all(np.isfinite(k)):
             self.camera_matrix = k
         else:
-            self.get_logger().warn("camera_info has no valid intrinsics (K); using parameters",
-                                   throttle_duration_sec=5.0)
+            self.problems.warning("camera_info has no valid intrinsics (K); using parameters")
 
     # ---- control ------------------------------------------------------------------------------
     def on_enroll(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
@@ -164,7 +163,10 @@ class FollowerNode(Node):
         return resp
 
     def _log_control(self, what: str, resp: Trigger.Response) -> None:
-        (self.get_logger().info if resp.success else self.get_logger().warn)(f"{what}: {resp.message}")
+        if resp.success:
+            self.get_logger().info(f"{what}: {resp.message}")
+        else:  # rclpy ties a severity to each call site, so the two levels need their own lines
+            self.get_logger().warning(f"{what}: {resp.message}")
         self.status_pub.publish(String(data=self.core.state))
 
 
