@@ -114,3 +114,55 @@ def test_replay_enroll_follow_clear(mot_bag, mot16_05):
     finally:
         log = stop_process(proc)
     assert "Traceback" not in log, log
+
+
+@pytest.mark.slow
+def test_replay_through_detector_and_follower(tmp_path, mot16_05):
+    """Images only (no recorded detections): the detector node finds people, the follower follows."""
+    from geometry_msgs.msg import PoseStamped
+    from std_msgs.msg import String
+    from vision_msgs.msg import Detection2DArray
+
+    from reid_follow.ros.bag_player import BagPlayer
+
+    bag = tmp_path / "images_only"
+    make_bag(mot16_05, bag)
+    domain = new_domain()
+    proc = start_runner(domain, "--set", "follower.embedder=none", "--set", "detector.resize_width=960")
+    try:
+        with ros_context(domain) as (ctx, executor):
+            import rclpy
+
+            node = rclpy.create_node("pipeline_test", context=ctx)
+            executor.add_node(node)
+            dets: list[Detection2DArray] = []
+            poses: list[PoseStamped] = []
+            states: list[str] = []
+            node.create_subscription(Detection2DArray, "/detections", dets.append, 100)
+            node.create_subscription(PoseStamped, "/target_pose", poses.append, 100)
+            node.create_subscription(String, "/reid_follow/status", lambda m: states.append(m.data), 100)
+            call_trigger(node, "/enroll_target", timeout=60)  # wait until the nodes are up
+            player = BagPlayer(node, bag, rate=0.25)  # HOG is slow on 2 cores; the detector keeps the newest frame
+            assert player.wait_for_subscribers(("/image_raw",), timeout=30)
+            enrolled = []
+
+            def on_message(topic: str, _t: int) -> None:
+                if topic == "/image_raw" and not enrolled and any(d.detections for d in dets):
+                    reply = call_trigger(node, "/enroll_target")
+                    if reply.success:
+                        enrolled.append(reply.message)
+
+            player.play(on_message)
+            wait_for(lambda: len(dets) >= 10, 20, "detections")
+            image_stamps = {START_NS + round(i * 1e9 / 14) for i in range(48)}
+            for d in dets:  # the detector copies the image header
+                assert d.header.frame_id == "camera_optical_frame"
+                assert d.header.stamp.sec * 10**9 + d.header.stamp.nanosec in image_stamps
+            assert sum(len(d.detections) for d in dets) >= len(dets)  # people are found in most frames
+            assert enrolled, "no person was ever enrollable"
+            assert poses, "no target pose published"
+            assert "tracking" in states
+            assert psutil.Process(proc.pid).net_connections(kind="inet") == []
+    finally:
+        log = stop_process(proc)
+    assert "Traceback" not in log, log
