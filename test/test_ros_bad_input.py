@@ -139,6 +139,15 @@ def test_bad_images_and_detections_keep_nodes_up(stack):
     wait_for(lambda: len(s["states"]) > n_before, 5, "a frame after the bad input")
     assert s["states"][-1] == "tracking"
     assert s["nodes"]["follower"].core.state == "tracking"
+    # The counters reach /diagnostics.
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    diags: list = []
+    s["client"].create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
+    wait_for(lambda: diags, 5, "diagnostics")
+    values = {kv.key: kv.value for kv in diags[-1].status[0].values}
+    assert int(values["bad_frames"]) == 3 and values["state"] == "tracking"
+    assert int(values["processed"]) >= 3
     # Camera info with zeros falls back to parameters with a warning.
     from sensor_msgs.msg import CameraInfo
 

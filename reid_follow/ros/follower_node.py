@@ -9,11 +9,13 @@ Services: enroll_target, clear_target (std_srvs/Trigger).
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 
 import cv2
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
@@ -51,13 +53,18 @@ class FollowerNode(Node):
         self.dets: OrderedDict[int, Detection2DArray] = OrderedDict()
         self.last_stamp = -1
         self.camera_matrix: np.ndarray | None = None
-        self.frames = self.poses = 0
+        self.counts = dict(images=0, detections=0, processed=0, poses=0, unmatched_dropped=0, stale_dropped=0,
+                           bad_frames=0)
+        self.last_process_ms = 0.0
+        self._bad_reported = 0
 
         data = MutuallyExclusiveCallbackGroup()
         control = MutuallyExclusiveCallbackGroup()
         # Best effort matches both reliable and best-effort publishers of detections.
         det_qos = QoSProfile(depth=self.cfg.sync_queue_size, reliability=ReliabilityPolicy.BEST_EFFORT)
-        self.create_subscription(Image, "image_raw", self.on_image, qos_profile_sensor_data, callback_group=data)
+        # Depth 1: when processing is slower than the camera the newest frame waits, older ones are dropped.
+        image_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+        self.create_subscription(Image, "image_raw", self.on_image, image_qos, callback_group=data)
         self.create_subscription(Detection2DArray, "detections", self.on_detections, det_qos, callback_group=data)
         self.create_subscription(CameraInfo, "camera_info", self.on_camera_info, qos_profile_sensor_data,
                                  callback_group=control)
@@ -67,14 +74,18 @@ class FollowerNode(Node):
         self.pose_pub = self.create_publisher(PoseStamped, "target_pose", 10)
         self.status_pub = self.create_publisher(String, "status", 10)
         self.debug_pub = self.create_publisher(Image, "debug_image", 2) if self.cfg.publish_debug_image else None
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(1.0, self.publish_diagnostics, callback_group=control)
         self.get_logger().info(f"follower ready (embedder '{self.cfg.embedder}', "
                                f"enroll rule '{self.cfg.follow.enroll_rule}')")
 
     # ---- input pairing ------------------------------------------------------------------------
     def on_image(self, msg: Image) -> None:
+        self.counts["images"] += 1
         self._pair(stamp_key(msg.header), msg, self.images, self.dets, image_first=True)
 
     def on_detections(self, msg: Detection2DArray) -> None:
+        self.counts["detections"] += 1
         self._pair(stamp_key(msg.header), msg, self.dets, self.images, image_first=False)
 
     def _pair(self, key: int, msg, mine: OrderedDict, other: OrderedDict, image_first: bool) -> None:
@@ -85,6 +96,7 @@ class FollowerNode(Node):
                 self.dets.clear()
                 self.last_stamp = -1
             else:
+                self.counts["stale_dropped"] += 1
                 self.problems.warning(f"dropping message with old or duplicate stamp {key}")
                 return
         partner = other.pop(key, None)
@@ -92,19 +104,23 @@ class FollowerNode(Node):
             mine[key] = msg
             while len(mine) > self.cfg.sync_queue_size:
                 mine.popitem(last=False)
+                self.counts["unmatched_dropped"] += 1
             return
         image, dets = (msg, partner) if image_first else (partner, msg)
         for queue in (self.images, self.dets):  # older unmatched entries can no longer pair
             for k in [k for k in queue if k < key]:
                 del queue[k]
+                self.counts["unmatched_dropped"] += 1
         self.last_stamp = key
         self._process(image, dets)
 
     # ---- processing ---------------------------------------------------------------------------
     def _process(self, image: Image, dets: Detection2DArray) -> None:
+        t0 = time.perf_counter()
         try:
             frame = to_bgr8(image)
         except ImageConversionError as e:
+            self.counts["bad_frames"] += 1
             self.problems.error(f"frame skipped: {e}")
             return
         h, w = frame.shape[:2]
@@ -114,17 +130,37 @@ class FollowerNode(Node):
         stamp = stamp_key(image.header) * 1e-9
         with self.lock:
             out = self.core.update(Observation(frame, boxes, scores, stamp))
-        self.frames += 1
+        self.counts["processed"] += 1
         if out.box is not None:
             position = self.pose.estimate(out.box, self._camera_matrix(w, h))
             if position is not None:
                 self.pose_pub.publish(pose_msg(image.header, self.pose.frame_id(image.header.frame_id), position))
-                self.poses += 1
+                self.counts["poses"] += 1
         else:
             self.pose.reset()
         self.status_pub.publish(String(data=out.state))
         if self.debug_pub is not None:
             self.debug_pub.publish(fill_image(Image(header=image.header), draw(frame, out), "bgr8"))
+        self.last_process_ms = (time.perf_counter() - t0) * 1e3
+
+    def publish_diagnostics(self) -> None:
+        """State and counters on /diagnostics: WARN while lost, ERROR while bad frames keep arriving."""
+        state = self.core.state
+        level = DiagnosticStatus.OK
+        message = state
+        new_bad = self.counts["bad_frames"] - self._bad_reported
+        self._bad_reported = self.counts["bad_frames"]
+        if new_bad:
+            level, message = DiagnosticStatus.ERROR, f"{state}; {new_bad} bad frame(s) skipped in the last second"
+        elif state == "lost":
+            level = DiagnosticStatus.WARN
+        values = [KeyValue(key="state", value=state), KeyValue(key="last_process_ms", value=f"{self.last_process_ms:.1f}")]
+        values += [KeyValue(key=k, value=str(v)) for k, v in self.counts.items()]
+        status = DiagnosticStatus(level=level, name="reid_follow: follower", message=message,
+                                  hardware_id=self.get_fully_qualified_name(), values=values)
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(msg)
 
     def _camera_matrix(self, width: int, height: int) -> np.ndarray:
         if self.camera_matrix is not None:
