@@ -36,3 +36,15 @@ def mot16_05(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def pathtrack(shared_data: Path) -> Path:
     return _need(shared_data / "PathTrack-UU-test")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_fastdds_segments():
+    """Remove the Fast DDS /dev/shm segments this test session created (also after a killed node)."""
+    shm = Path("/dev/shm")
+    before = {p.name for p in shm.glob("*fastdds*")} if shm.is_dir() else set()
+    yield
+    if shm.is_dir():
+        for p in shm.glob("*fastdds*"):
+            if p.name not in before:
+                p.unlink(missing_ok=True)
