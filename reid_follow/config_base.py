@@ -6,6 +6,7 @@ is also how ROS 2 reads nested keys from a ``node: ros__parameters:`` YAML file.
 """
 from __future__ import annotations
 
+import math
 import typing
 from dataclasses import field, fields, is_dataclass
 from typing import Any
@@ -80,9 +81,12 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"parameter '{name}' must be a number, got {value!r}")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"parameter '{name}' must be a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"parameter '{name}' must be a finite number, got {value!r}")
+        return number
     if hint is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise ConfigError(f"parameter '{name}' must be a string, got {value!r}")

@@ -1,0 +1,1 @@
+"""ReID evaluation: distances, CMC / mAP under the multi-camera protocol, re-ranking, plots."""
