@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "replay the embedded footage through the real nodes and write an annotated video"),
     "bag": ("bag", "make a rosbag2 file from video (+ det.txt), or play one"),
     "config": ("config", "print or rewrite config/follow.yaml from the parameter dataclasses"),
+    "middleware": ("middleware", "print the SHM-only profile, or write a UDP profile for several computers"),
     "follow-video": ("follow_video", "follow an enrolled person offline on a video or image folder"),
     "eval-follow": ("eval_follow", "measure following quality on sequences with ground truth"),
     "train": ("train", "train a ReID model"),
