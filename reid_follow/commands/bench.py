@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
 KINDS = ("embed", "follow", "train", "ros")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="kind", required=True)
-    for kind in KINDS:
-        importlib.import_module(f"reid_follow.bench.{kind}").add_arguments(sub.add_parser(kind))
+    chosen = next((a for a in sys.argv[2:] if a in KINDS), None)
+    for kind in KINDS:  # only the chosen benchmark's module is imported (each pulls in heavy deps)
+        sp = sub.add_parser(kind)
+        if kind == chosen:
+            importlib.import_module(f"reid_follow.bench.{kind}").add_arguments(sp)
 
 
 def main(args: argparse.Namespace) -> int:

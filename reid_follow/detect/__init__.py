@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+import torch  # imported here, not at the first detection: the import stalls ~2 s (a node's start-up)
+from torchvision.ops import nms as tv_nms
 
 from reid_follow.config import DetectorConfig
 
@@ -39,8 +41,5 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> tuple[np.ndarray, 
     """Non-maximum suppression with torchvision's implementation; returns kept boxes and scores."""
     if len(boxes) == 0:
         return boxes.reshape(0, 4), scores.reshape(0)
-    import torch
-    from torchvision.ops import nms as tv_nms
-
     keep = tv_nms(torch.from_numpy(boxes).float(), torch.from_numpy(scores).float(), iou).numpy()
     return boxes[keep], scores[keep]

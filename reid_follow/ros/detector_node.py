@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import rclpy
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
@@ -18,8 +18,8 @@ from reid_follow.ros.problems import ProblemLog
 class DetectorNode(Node):
     """Detects people in each camera frame; the output header is the image's header.
 
-    The subscription keeps only the newest frame (sensor-data QoS, depth 1), so a detector that
-    is slower than the camera processes the latest image instead of falling behind.
+    The subscription keeps only the newest frame (best effort, depth 1), so a detector that is
+    slower than the camera processes the latest image instead of falling behind.
     """
 
     def __init__(self, **kwargs) -> None:
@@ -28,7 +28,8 @@ class DetectorNode(Node):
         self.cfg = declare_config(self, DetectorConfig)
         self.detector = build_detector(self.cfg)
         self.pub = self.create_publisher(Detection2DArray, "detections", 10)
-        self.create_subscription(Image, "image_raw", self.on_image, qos_profile_sensor_data)
+        newest_only = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+        self.create_subscription(Image, "image_raw", self.on_image, newest_only)
         self.frames = 0
         self.get_logger().info(f"detector '{self.cfg.detector_model}' ready")
 

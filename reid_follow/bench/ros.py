@@ -1,0 +1,245 @@
+"""``reid-follow bench ros``: the nodes in their own processes vs the same core called in-process.
+
+A publisher replays real footage (vtest.avi by default) at each rate and size; per frame it records
+when the image was published and when its /detections and /target_pose arrived (same clock), and
+psutil samples each node process.  The in-process baseline runs detector + follower core + pose on
+the same frames with no middleware, so ``ros_p50 - inprocess_p50`` is what ROS adds.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from reid_follow.commands.demo import VTEST
+
+SIZES = {"640x480": (640, 480), "1280x720": (1280, 720)}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--video", default=str(VTEST), help="footage to replay (resized to each size)")
+    p.add_argument("--rates", default="15,30,60", help="publish rates in Hz")
+    p.add_argument("--sizes", default="640x480,1280x720")
+    p.add_argument("--frames", type=int, default=90, help="frames per (rate, size) run")
+    p.add_argument("--detector-model", default="hog", help="hog | onnx:/path/yolox.onnx")
+    p.add_argument("--embedder", default="default")
+    p.add_argument("--resize-width", type=int, default=1024, help="HOG detector resize (people >= 128 px)")
+    p.add_argument("--out", default="bench/results/ros.json")
+
+
+def percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    a = np.asarray(values)
+    return {"n": len(a), "p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "max": float(a.max())}
+
+
+def load_frames(video: str, n: int) -> list[np.ndarray]:
+    from reid_follow.video import FrameSource
+
+    return list(itertools.islice(iter(FrameSource(video)), n))
+
+
+def inprocess(frames: list[np.ndarray], detector_model: str, embedder: str, resize_width: int) -> dict:
+    """ms per frame of detector + follower core + pose, no middleware (the baseline)."""
+    from reid_follow.config import DetectorConfig, FollowerConfig
+    from reid_follow.detect import build_detector
+    from reid_follow.follow.follower import TargetFollower
+    from reid_follow.follow.types import Observation
+    from reid_follow.pose import PoseEstimator, intrinsics
+
+    cfg = FollowerConfig()
+    det = build_detector(DetectorConfig(detector_model=detector_model, resize_width=resize_width))
+    emb = None
+    if embedder != "none":
+        from reid_follow.reid import build_embedder
+
+        emb = build_embedder(embedder, "auto")
+    core = TargetFollower(cfg.follow, emb)
+    pose = PoseEstimator(cfg.pose)
+    times = []
+    for i, frame in enumerate(frames):
+        t0 = time.perf_counter()
+        boxes, scores = det.detect(frame)
+        out = core.update(Observation(frame, boxes, scores, i / 30))
+        if out.box is not None:
+            pose.estimate(out.box, intrinsics(frame.shape[1], height=frame.shape[0]))
+        times.append((time.perf_counter() - t0) * 1e3)
+        if i >= 3 and core.state == "idle":
+            core.enroll()
+    return percentiles(times[1:])
+
+
+class Probe:
+    """Publishes frames and records publish / arrival times per stamp."""
+
+    def __init__(self, node) -> None:
+        from geometry_msgs.msg import PoseStamped
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import Image
+        from vision_msgs.msg import Detection2DArray
+
+        self.node = node
+        self.pub = node.create_publisher(Image, "/image_raw", qos_profile_sensor_data)
+        self.sent: dict[int, float] = {}
+        self.det_at: dict[int, float] = {}
+        self.pose_at: dict[int, float] = {}
+        key = lambda h: h.stamp.sec * 10**9 + h.stamp.nanosec  # noqa: E731
+        node.create_subscription(Detection2DArray, "/detections",
+                                 lambda m: self.det_at.setdefault(key(m.header), time.perf_counter()), 100)
+        node.create_subscription(PoseStamped, "/target_pose",
+                                 lambda m: self.pose_at.setdefault(key(m.header), time.perf_counter()), 100)
+
+    def run(self, frames: list[np.ndarray], rate: float, enroll) -> None:
+        from sensor_msgs.msg import Image
+
+        from reid_follow.ros.image_conv import fill_image
+
+        period = 1.0 / rate
+        start = time.perf_counter()
+        for i, frame in enumerate(frames):
+            target = start + i * period
+            time.sleep(max(0.0, target - time.perf_counter()))
+            msg = fill_image(Image(), frame, "bgr8")
+            stamp = time.time_ns()
+            msg.header.stamp.sec, msg.header.stamp.nanosec = stamp // 10**9, stamp % 10**9
+            msg.header.frame_id = "camera_optical_frame"
+            self.sent[stamp] = time.perf_counter()
+            self.pub.publish(msg)
+            if i >= 5 and not self.pose_at:
+                enroll()  # retried until the follower has someone to enroll
+        time.sleep(1.5)
+
+    def summary(self) -> dict:
+        det = [(self.det_at[k] - t) * 1e3 for k, t in self.sent.items() if k in self.det_at]
+        pose = [(self.pose_at[k] - t) * 1e3 for k, t in self.sent.items() if k in self.pose_at]
+        return {"published": len(self.sent), "detections": len(det), "poses": len(pose),
+                "dropped_by_detector": len(self.sent) - len(det),
+                "latency_ms_image_to_detections": percentiles(det),
+                "latency_ms_image_to_target_pose": percentiles(pose)}
+
+
+def start_node(executable: str, env: dict, sets: list[str]) -> subprocess.Popen:
+    args = [sys.executable, "-c", f"from reid_follow.ros.{executable}_node import main; main()", "--ros-args"]
+    from reid_follow.config import default_config_path
+
+    args += ["--params-file", str(default_config_path())]
+    for s in sets:
+        args += ["-p", s]
+    args += ["-r", "status:=/reid_follow/status", "-r", "enroll_target:=/enroll_target"]
+    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main(args: argparse.Namespace) -> int:
+    import cv2
+    import psutil
+
+    from reid_follow.ros.middleware import middleware_env
+
+    domain = random.randint(100, 200)
+    env = {**os.environ, **middleware_env(domain)}
+    env.pop("ROS_AUTOMATIC_DISCOVERY_RANGE", None)
+    os.environ.clear()
+    os.environ.update(env)
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+    from std_srvs.srv import Trigger
+
+    base = load_frames(args.video, args.frames)
+    results: dict = {"video": args.video, "detector": args.detector_model, "embedder": args.embedder,
+                     "machine": {"cpus": os.cpu_count()}, "runs": []}
+    rclpy.init()
+    node = rclpy.create_node("bench_ros")
+    ex = MultiThreadedExecutor(num_threads=2)
+    ex.add_node(node)
+    threading.Thread(target=ex.spin, daemon=True).start()
+    client = node.create_client(Trigger, "/enroll_target")
+    try:
+        for size_name in args.sizes.split(","):
+            w, h = SIZES[size_name]
+            frames = [cv2.resize(f, (w, h)) for f in base]
+            baseline = inprocess(frames, args.detector_model, args.embedder, args.resize_width)
+            for rate in (float(r) for r in args.rates.split(",")):
+                procs = {"detector": start_node("detector", env, [f"detector_model:={args.detector_model}",
+                                                                  f"resize_width:={args.resize_width}"]),
+                         "follower": start_node("follower", env, [f"embedder:={args.embedder}"])}
+                try:
+                    ps = {k: psutil.Process(p.pid) for k, p in procs.items()}
+                    if not client.wait_for_service(timeout_sec=60):
+                        raise RuntimeError("follower did not start")
+                    probe = Probe(node)
+                    deadline = time.monotonic() + 30
+                    while probe.pub.get_subscription_count() < 2 and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                    for p in ps.values():
+                        p.cpu_percent()
+                    service_ms: list[float] = []
+
+                    def enroll() -> None:  # also measures how fast a busy follower answers services
+                        t0 = time.perf_counter()
+                        fut = client.call_async(Trigger.Request())
+                        fut.add_done_callback(lambda _f: service_ms.append((time.perf_counter() - t0) * 1e3))
+
+                    probe.run(frames, rate, enroll)
+                    run = {"size": size_name, "rate_hz": rate, **probe.summary(),
+                           "enroll_service_ms": percentiles(service_ms),
+                           "inprocess_ms_per_frame": baseline,
+                           "nodes": {k: {"cpu_percent": p.cpu_percent(), "rss_mb": p.memory_info().rss / 2**20}
+                                     for k, p in ps.items()}}
+                    lat = run["latency_ms_image_to_target_pose"]
+                    if lat.get("n") and baseline.get("n"):
+                        run["middleware_added_ms_p50"] = lat["p50"] - baseline["p50"]
+                        run["middleware_added_ms_p95"] = lat["p95"] - baseline["p95"]
+                    results["runs"].append(run)
+                    print(json.dumps({k: run[k] for k in ("size", "rate_hz", "published", "poses")}))
+                    node.destroy_publisher(probe.pub)
+                finally:
+                    for p in procs.values():
+                        p.send_signal(2)
+                    for p in procs.values():
+                        try:
+                            p.wait(timeout=15)
+                        except subprocess.TimeoutExpired:
+                            p.kill()
+    finally:
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.shutdown()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    plot(results, out.with_suffix(".png"))
+    print(f"wrote {out} and {out.with_suffix('.png')}")
+    return 0
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [r for r in results["runs"] if r["latency_ms_image_to_target_pose"].get("n")]
+    if not runs:
+        return
+    labels = [f"{r['size']}\n{r['rate_hz']:g} Hz" for r in runs]
+    x = np.arange(len(runs))
+    fig, ax = plt.subplots(figsize=(max(6, len(runs) * 1.2), 4))
+    ax.bar(x - 0.2, [r["latency_ms_image_to_target_pose"]["p50"] for r in runs], 0.4, label="ROS p50")
+    ax.bar(x + 0.2, [r["inprocess_ms_per_frame"]["p50"] for r in runs], 0.4, label="in-process p50")
+    ax.set_xticks(x, labels)
+    ax.set_ylabel("ms, image -> target_pose")
+    ax.set_title(f"reid_follow through ROS vs in-process ({results['detector']})")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
