@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train a ReID model"),
     "eval": ("eval", "evaluate a ReID model (CMC, mAP)"),
     "export": ("export", "export a ReID model to ONNX"),
+    "soak": ("soak", "long run of real footage at 30 Hz through the nodes: memory growth, exceptions"),
     "bench": ("bench", "benchmarks that write JSON (embed | follow | train | ros)"),
 }
 

@@ -128,7 +128,8 @@ class Probe:
                 "latency_ms_image_to_target_pose": percentiles(pose)}
 
 
-def start_node(executable: str, env: dict, sets: list[str]) -> subprocess.Popen:
+def start_node(executable: str, env: dict, sets: list[str], log=None) -> subprocess.Popen:
+    """One node in its own process with the package's parameter file plus ``name:=value`` overrides."""
     args = [sys.executable, "-c", f"from reid_follow.ros.{executable}_node import main; main()", "--ros-args"]
     from reid_follow.config import default_config_path
 
@@ -136,7 +137,8 @@ def start_node(executable: str, env: dict, sets: list[str]) -> subprocess.Popen:
     for s in sets:
         args += ["-p", s]
     args += ["-r", "status:=/reid_follow/status", "-r", "enroll_target:=/enroll_target"]
-    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = log if log is not None else subprocess.DEVNULL
+    return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT if log is not None else out)
 
 
 def main(args: argparse.Namespace) -> int:
