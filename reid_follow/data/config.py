@@ -22,11 +22,12 @@ class DataConfig:
     def validate(self) -> None:
         if self.dataset not in DATASETS:
             raise DatasetError(f"unknown dataset {self.dataset!r}; valid: {sorted(DATASETS)}")
-        if not self.root:
-            raise DatasetError("no dataset root given (data.root)")
 
     def build(self) -> ReidDataset:
+        """The dataset reader on ``root`` (an empty root is an error here, not at parse time)."""
         self.validate()
+        if not self.root:
+            raise DatasetError("no dataset root given (data.root / --root)")
         options = {"cuhk03": {"labeled": self.cuhk03_labeled}, "msmt17": {"use_val": self.msmt17_use_val},
                    "mot": {"config": self.mot}}.get(self.dataset, {})
         return build_dataset(self.dataset, self.root, **options)

@@ -24,6 +24,8 @@ class EvalResult:
 
     ranking: RankingResult
     distmat: np.ndarray
+    query_feats: torch.Tensor
+    gallery_feats: torch.Tensor
     query: list[ReidSample]
     gallery: list[ReidSample]
     metric: str
@@ -37,20 +39,20 @@ class EvalResult:
         return out
 
 
-@torch.no_grad()
-def extract_features(model: nn.Module, samples: Sequence[ReidSample], device: torch.device | str = "cpu",
-                     batch_size: int = 64, flip: bool = False, num_workers: int = 0,
-                     progress: bool = False) -> torch.Tensor:
-    """(N, feat_dim) eval-mode embeddings; ``flip`` averages with the mirrored image's embedding.
-
-    Crops of frames (samples with a box) are read once up front, each frame decoded once; whole
-    image files stream through the loader.
-    """
-    spec = model.spec
+def eval_data(samples: Sequence[ReidSample], spec, progress: bool = False) -> ReidImageDataset:
+    """Samples with the model's eval transform; crops of frames (samples with a box) are read once
+    up front, each frame decoded once, while whole image files stream through the loader."""
     transform = eval_transform(tuple(spec.input_size), tuple(spec.mean), tuple(spec.std))
     has_boxes = any(s.box is not None for s in samples)
-    data = ReidImageDataset(samples, transform, preload_size=tuple(spec.input_size) if has_boxes else None,
+    return ReidImageDataset(samples, transform, preload_size=tuple(spec.input_size) if has_boxes else None,
                             progress=progress)
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module, data: ReidImageDataset, device: torch.device | str = "cpu",
+                     batch_size: int = 64, flip: bool = False, num_workers: int = 0,
+                     progress: bool = False) -> torch.Tensor:
+    """(N, feat_dim) eval-mode embeddings; ``flip`` averages with the mirrored image's embedding."""
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     was_training = model.training
     model.eval()
@@ -69,16 +71,34 @@ def extract_features(model: nn.Module, samples: Sequence[ReidSample], device: to
 
 def evaluate(model: nn.Module, dataset: ReidDataset, metric: Metric = "cosine", rerank: bool = False,
              flip: bool = False, device: torch.device | str = "cpu", batch_size: int = 64,
-             max_rank: int = 50, num_workers: int = 0, progress: bool = False) -> EvalResult:
-    """CMC / mAP of ``model`` on the dataset's query and gallery under the multi-camera rule."""
+             max_rank: int = 50, num_workers: int = 0, progress: bool = False,
+             data: ReidImageDataset | None = None) -> EvalResult:
+    """CMC / mAP of ``model`` on the dataset's query and gallery under the multi-camera rule.
+
+    ``data`` (from :func:`eval_data` on query + gallery) lets repeated evaluations skip re-reading.
+    """
     if not dataset.query or not dataset.gallery:
         raise DatasetError(f"{dataset.name} at {dataset.root} has no query/gallery to evaluate on")
-    feats = extract_features(model, dataset.query + dataset.gallery, device, batch_size, flip,
-                             num_workers, progress)
-    qf, gf = feats[:len(dataset.query)], feats[len(dataset.query):]
+    if data is None:
+        data = eval_data(dataset.query + dataset.gallery, model.spec, progress)
+    elif len(data) != len(dataset.query) + len(dataset.gallery):
+        raise ValueError(f"eval data holds {len(data)} images, query + gallery {len(dataset.query) + len(dataset.gallery)}")
+    feats = extract_features(model, data, device, batch_size, flip, num_workers, progress)
+    return score(feats[:len(dataset.query)], feats[len(dataset.query):], dataset.query, dataset.gallery,
+                 metric, rerank, flip, max_rank)
+
+
+def score(qf: torch.Tensor, gf: torch.Tensor, query: Sequence[ReidSample], gallery: Sequence[ReidSample],
+          metric: Metric = "cosine", rerank: bool = False, flip: bool = False, max_rank: int = 50,
+          rerank_options: dict[str, float] | None = None) -> EvalResult:
+    """Rank and score given features (re-use them to compare metrics or re-ranking without re-embedding).
+
+    ``rerank_options`` go to :func:`re_ranking` (k1, k2, lambda_value).
+    """
     distmat = pairwise_distance(qf, gf, metric)
     if rerank:
-        distmat = re_ranking(distmat, pairwise_distance(qf, qf, metric), pairwise_distance(gf, gf, metric))
-    ranking = rank_queries(distmat, [s.pid for s in dataset.query], [s.pid for s in dataset.gallery],
-                           [s.camid for s in dataset.query], [s.camid for s in dataset.gallery], max_rank)
-    return EvalResult(ranking, distmat, list(dataset.query), list(dataset.gallery), metric, rerank, flip)
+        distmat = re_ranking(distmat, pairwise_distance(qf, qf, metric), pairwise_distance(gf, gf, metric),
+                             **(rerank_options or {}))
+    ranking = rank_queries(distmat, [s.pid for s in query], [s.pid for s in gallery],
+                           [s.camid for s in query], [s.camid for s in gallery], max_rank)
+    return EvalResult(ranking, distmat, qf, gf, list(query), list(gallery), metric, rerank, flip)

@@ -5,7 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STATES = ("idle", "enrolling", "tracking", "lost")
+# 'occluded': the target's track went unmatched for fewer than follow.lost_after_frames frames;
+# like 'lost', no target box (and so no /target_pose) is reported.
+STATES = ("idle", "enrolling", "tracking", "occluded", "lost")
 
 
 @dataclass
@@ -27,10 +29,16 @@ class Observation:
 
 @dataclass
 class FollowOutput:
-    """The target as reported for one frame; ``box`` is None unless the target is tracked."""
+    """The target as reported for one frame; ``box`` is None unless the target is seen this frame.
+
+    ``score`` is the target confidence (1.0 right after enrollment, the classifier's score after);
+    ``tracks`` lists every person's track matched this frame; ``embedded`` counts the crops
+    embedded this frame (selective embedding).
+    """
 
     state: str
     box: np.ndarray | None = None
     score: float = 0.0
     track_id: int | None = None
     tracks: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    embedded: int = 0

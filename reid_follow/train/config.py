@@ -52,6 +52,7 @@ class TrainConfig:
     seed: int = param(0, "seed of weights, sampling and augmentation")
     num_workers: int = param(0, "data-loader worker processes")
     eval_every: int = param(10, "evaluate on query/gallery every n epochs and after the last (0: only after the last)")
+    checkpoint_every: int = param(0, "also keep epoch_<n>.pt every n epochs (0: only last.pt)")
     eval_metric: str = param("cosine", "distance for evaluation: cosine | euclidean")
     eval_flip: bool = param(False, "average each embedding with its mirror image's at evaluation")
     data: DataConfig = section(DataConfig, "training data (query/gallery of the same dataset are used for evaluation)")
@@ -60,7 +61,8 @@ class TrainConfig:
     optim: OptimConfig = section(OptimConfig, "optimiser and schedule")
 
     def validate(self) -> None:
-        if self.epochs < 1 or self.p < 2 or self.k < 2 or self.batches_per_epoch < 0 or self.eval_every < 0:
+        if self.epochs < 1 or self.p < 2 or self.k < 2 or self.batches_per_epoch < 0 or self.eval_every < 0 \
+                or self.checkpoint_every < 0:
             raise ValueError(f"need epochs >= 1, p >= 2, k >= 2 (triplets need positives), "
                              f"batches_per_epoch >= 0, eval_every >= 0; got epochs={self.epochs}, p={self.p}, "
                              f"k={self.k}, batches_per_epoch={self.batches_per_epoch}, eval_every={self.eval_every}")

@@ -1,9 +1,10 @@
 """The training loop: PK batches, CE + triplet (+ center) loss, warm-up + schedule, checkpoints.
 
 Every epoch writes ``metrics.json`` (one entry per epoch), ``curves.png`` and ``last.pt`` under the
-output folder, so a run can be watched, plotted and resumed. Randomness (sampling, augmentation,
-dropout) is re-seeded from (seed, epoch) at the start of each epoch: a run resumed from the
-checkpoint of epoch e computes exactly the losses the uninterrupted run computes from epoch e + 1.
+output folder (plus ``epoch_<n>.pt`` every ``checkpoint_every`` epochs), so a run can be watched,
+plotted and resumed. Randomness (sampling, augmentation, dropout) is re-seeded from (seed, epoch)
+at the start of each epoch: a run resumed from the checkpoint of epoch e computes exactly the
+losses the uninterrupted run computes from epoch e + 1.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from ..config_base import flatten
 from ..data.base import ReidDataset
 from ..data.torch_dataset import ReidImageDataset
 from ..data.transforms import train_transform
-from ..eval.evaluate import evaluate
+from ..eval.evaluate import eval_data, evaluate
 from ..reid.device import resolve_device
 from .checkpoint import CheckpointError, load_checkpoint, load_state_strict
 from .config import TrainConfig
@@ -36,6 +37,7 @@ from .schedule import lr_factor
 def build_train_model(config: TrainConfig, num_classes: int) -> nn.Module:
     """The registered model with a classifier over the training identities."""
     from ..models import build_model  # heavy model code is imported only when a model is built
+    from . import small_models  # noqa: F401  (registers small_cnn)
 
     options: dict[str, Any] = {"input_size": tuple(config.input_size)} if config.input_size else {}
     return build_model(config.model, num_classes=num_classes, **options)
@@ -88,6 +90,8 @@ class Trainer:
         self.sampler = PKSampler([s.pid for s in dataset.train], config.p, config.k, config.seed,
                                  config.batches_per_epoch or None)
         self.loader = DataLoader(self.train_data, batch_sampler=self.sampler, num_workers=config.num_workers)
+        self.eval_data = (eval_data(dataset.query + dataset.gallery, spec, progress)
+                          if dataset.query and dataset.gallery else None)
         self.history: list[dict[str, Any]] = []
         self.epoch = 0
 
@@ -157,8 +161,9 @@ class Trainer:
         return stats
 
     def evaluate(self) -> dict[str, float]:
+        """Scores on the dataset's query / gallery (raises for a dataset without them)."""
         r = evaluate(self.model, self.dataset, self.config.eval_metric, flip=self.config.eval_flip,
-                     device=self.device, num_workers=self.config.num_workers)
+                     device=self.device, num_workers=self.config.num_workers, data=self.eval_data)
         return r.summary()
 
     def fit(self, resume: str | Path | None = None) -> list[dict[str, Any]]:
@@ -166,7 +171,7 @@ class Trainer:
         if resume is not None:
             self.resume(resume)
         cfg = self.config
-        can_eval = bool(self.dataset.query and self.dataset.gallery)
+        can_eval = self.eval_data is not None
         while self.epoch < cfg.epochs:
             stats = self.train_epoch()
             last = self.epoch == cfg.epochs
@@ -176,4 +181,6 @@ class Trainer:
             (self.out_dir / "metrics.json").write_text(json.dumps(self.history, indent=1))
             plot_history(self.history, self.out_dir / "curves.png")
             self.save_checkpoint(self.out_dir / "last.pt")
+            if cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0:
+                self.save_checkpoint(self.out_dir / f"epoch_{self.epoch}.pt")
         return self.history

@@ -1,0 +1,1 @@
+"""Multi-person tracking: Kalman motion model, camera-motion compensation, fused association."""

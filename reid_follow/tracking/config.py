@@ -1,0 +1,53 @@
+"""Parameters of the multi-person tracker (the ``follow.tracking.`` ROS parameters)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reid_follow.config_base import ConfigError, param
+
+
+@dataclass
+class TrackerConfig:
+    min_hits: int = param(2, "Matched frames before a new (tentative) track is confirmed; a tentative track "
+                             "that misses one frame is dropped, which filters one-frame false detections.")
+    max_age: int = param(30, "Frames a confirmed track survives without a matching detection (kept 'lost' "
+                             "so the person can be re-associated after an occlusion).")
+    appearance_weight: float = param(
+        0.6, "Weight of appearance (embedding cosine distance) against motion (1 - IoU) in the "
+             "association cost, where both track and detection have an embedding; 0 = motion only.")
+    max_cost: float = param(
+        0.7, "Largest association cost accepted. For a pair without embeddings the cost is 1 - IoU, so "
+             "this also sets the minimum IoU of motion-only matches (1 - max_cost).")
+    gate_chi2: float = param(
+        20.0, "Motion gate: squared Mahalanobis distance between a detection and a track's predicted box "
+              "above which they cannot be matched on motion (9.49 = 95 % for 4 dof; higher tolerates "
+              "a shaking camera).")
+    appearance_gate: float = param(
+        0.12, "Appearance-led association: a detection whose cosine distance to a track's embedding is "
+              "below this may match it even outside the motion gate (large image shifts of a moving "
+              "camera, long occlusions).")
+    embedding_momentum: float = param(
+        0.8, "A track's embedding is an exponential moving average: new = m * old + (1 - m) * fresh.")
+    refresh_frames: int = param(
+        10, "Selective embedding: a track whose embedding is older than this many frames gets its "
+            "detection embedded again even when motion alone is unambiguous.")
+    gmc: bool = param(True, "Compensate camera motion (sparse optical flow + RANSAC partial affine, "
+                            "OpenCV) before predicting tracks; needs the image.")
+    gmc_downscale: int = param(2, "Camera-motion estimation works on the image shrunk by this factor.")
+
+    def validate(self) -> None:
+        if self.min_hits < 1:
+            raise ConfigError("follow.tracking.min_hits must be >= 1")
+        if self.max_age < 1:
+            raise ConfigError("follow.tracking.max_age must be >= 1")
+        for name in ("appearance_weight", "max_cost", "embedding_momentum"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"follow.tracking.{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.appearance_gate <= 2.0:
+            raise ConfigError("follow.tracking.appearance_gate is a cosine distance in [0, 2]")
+        if self.gate_chi2 <= 0:
+            raise ConfigError("follow.tracking.gate_chi2 must be > 0")
+        if self.refresh_frames < 1:
+            raise ConfigError("follow.tracking.refresh_frames must be >= 1")
+        if self.gmc_downscale < 1:
+            raise ConfigError("follow.tracking.gmc_downscale must be >= 1")

@@ -1,0 +1,70 @@
+"""Global motion compensation: the camera's own motion between frames, from sparse optical flow.
+
+A robot's camera turns and walks; without compensation every track's predicted box lags behind
+by the image shift and IoU association fails. Corners are tracked with pyramidal Lucas-Kanade on a
+downscaled grey image (people's boxes masked out, since they move on their own) and a partial
+affine transform (rotation, uniform scale, translation) is fitted with RANSAC.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+class CameraMotion:
+    """``estimate(frame, boxes)`` -> 2x3 affine mapping the previous frame's pixels to this one's."""
+
+    def __init__(self, downscale: int = 2, max_corners: int = 300, min_inliers: int = 12) -> None:
+        self.downscale = max(1, int(downscale))
+        self.max_corners = max_corners
+        self.min_inliers = min_inliers
+        self._prev: np.ndarray | None = None
+        self._prev_points: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._prev, self._prev_points = None, None
+
+    def estimate(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """The affine warp from the last frame; identity at the first frame or after a size change."""
+        s = self.downscale
+        grey = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+        if s > 1:
+            grey = cv2.resize(grey, (grey.shape[1] // s, grey.shape[0] // s), interpolation=cv2.INTER_AREA)
+        mask = np.full(grey.shape, 255, np.uint8)
+        for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4) / s:
+            mask[max(int(y1), 0):max(int(y2) + 1, 0), max(int(x1), 0):max(int(x2) + 1, 0)] = 0
+        warp = IDENTITY.copy()
+        prev, prev_points = self._prev, self._prev_points
+        if prev is not None and prev.shape == grey.shape and prev_points is not None and len(prev_points) >= 4:
+            points, status, _err = cv2.calcOpticalFlowPyrLK(prev, grey, prev_points, None, winSize=(21, 21),
+                                                           maxLevel=3)
+            ok = status.reshape(-1) == 1
+            if ok.sum() >= self.min_inliers:
+                m, inliers = cv2.estimateAffinePartial2D(prev_points[ok], points[ok], method=cv2.RANSAC,
+                                                         ransacReprojThreshold=3.0)
+                if m is not None and inliers is not None and int(inliers.sum()) >= self.min_inliers:
+                    warp = m.copy()
+                    warp[:, 2] *= s
+        self._prev = grey
+        self._prev_points = cv2.goodFeaturesToTrack(grey, self.max_corners, 0.01, 8, mask=mask, blockSize=3)
+        return warp
+
+
+def warp_states(means: np.ndarray, covs: np.ndarray, warp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kalman states (cx, cy, a, h, velocities) moved by an affine camera warp."""
+    if len(means) == 0 or np.allclose(warp, IDENTITY):
+        return means, covs
+    a = warp[:, :2]
+    scale = float(np.sqrt(abs(np.linalg.det(a))))
+    means = means.copy()
+    means[:, 0:2] = means[:, 0:2] @ a.T + warp[:, 2]
+    means[:, 4:6] = means[:, 4:6] @ a.T
+    means[:, 3] *= scale
+    means[:, 7] *= scale
+    t = np.eye(8)
+    t[0:2, 0:2] = a
+    t[4:6, 4:6] = a
+    t[3, 3] = t[7, 7] = scale
+    return means, t @ covs @ t.T

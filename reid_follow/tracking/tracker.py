@@ -1,0 +1,211 @@
+"""Multi-person tracker: Kalman prediction, camera-motion compensation, Hungarian association.
+
+Association cost per (track, detection): ``1 - IoU`` on motion, fused with the embedding cosine
+distance where both sides have an embedding (``appearance_weight``). A pair is allowed when the
+detection lies inside the track's Mahalanobis gate, or when its appearance is close enough on its
+own (``appearance_gate``): a robot camera can shift the image further than any motion gate.
+
+Embedding every detection every frame does not fit a small CPU, so the tracker asks for
+embeddings only where they decide something (see :meth:`MultiTracker.embed_mask`), through a
+callback ``embed(indices) -> (k, dim)`` that the caller binds to the current frame.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from reid_follow.tracking.config import TrackerConfig
+from reid_follow.tracking.geometry import iou_matrix
+from reid_follow.tracking.gmc import CameraMotion, warp_states
+from reid_follow.tracking.kalman import KalmanBoxFilter, xyah_to_xyxy
+
+TENTATIVE, CONFIRMED, LOST = "tentative", "confirmed", "lost"
+INFEASIBLE = 1e6
+EmbedFn = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class Track:
+    """One person's track; ``fresh`` is the embedding computed this frame (None if not computed)."""
+
+    track_id: int
+    mean: np.ndarray
+    cov: np.ndarray
+    status: str = TENTATIVE
+    hits: int = 1
+    time_since_update: int = 0
+    embedding: np.ndarray | None = None
+    embedded_at: int = -1
+    fresh: np.ndarray | None = None
+    detection: int = -1          # index of this frame's matched detection, -1 when unmatched
+
+    @property
+    def box(self) -> np.ndarray:
+        """The current box estimate (xyxy pixels)."""
+        return xyah_to_xyxy(self.mean[None, :4])[0]
+
+    def absorb(self, embedding: np.ndarray | None, frame_index: int, momentum: float) -> None:
+        self.fresh = embedding
+        if embedding is None:
+            return
+        if self.embedding is None:
+            self.embedding = embedding.copy()
+        else:
+            mixed = momentum * self.embedding + (1.0 - momentum) * embedding
+            self.embedding = mixed / max(float(np.linalg.norm(mixed)), 1e-12)
+        self.embedded_at = frame_index
+
+
+class MultiTracker:
+    """Tracks every person; ``update`` once per frame returns the live tracks."""
+
+    def __init__(self, cfg: TrackerConfig) -> None:
+        cfg.validate()
+        self.cfg = cfg
+        self.kf = KalmanBoxFilter()
+        self.motion = CameraMotion(cfg.gmc_downscale)
+        self.tracks: list[Track] = []
+        self.frame_index = 0
+        self._next_id = 1
+        self._shape: tuple[int, ...] | None = None
+        self.last_warp: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.tracks, self._next_id, self.frame_index = [], 1, 0
+        self.motion.reset()
+
+    def get(self, track_id: int | None) -> Track | None:
+        return next((t for t in self.tracks if t.track_id == track_id), None)
+
+    def confirm(self, track_id: int) -> None:
+        """Mark a track confirmed at once (an enrolled person must not die as a tentative track)."""
+        track = self.get(track_id)
+        if track is not None:
+            track.status = CONFIRMED
+
+    def predict(self, frame: np.ndarray | None, boxes: np.ndarray) -> np.ndarray:
+        """Advance every track one frame (camera motion first, then Kalman); predicted boxes (T, 4)."""
+        self.frame_index += 1
+        if frame is not None and self.cfg.gmc:
+            if self._shape is not None and frame.shape != self._shape:
+                self.motion.reset()
+            self._shape = frame.shape
+            self.last_warp = self.motion.estimate(frame, boxes)
+        if not self.tracks:
+            return np.zeros((0, 4))
+        means = np.stack([t.mean for t in self.tracks])
+        covs = np.stack([t.cov for t in self.tracks])
+        if self.last_warp is not None and frame is not None and self.cfg.gmc:
+            means, covs = warp_states(means, covs, self.last_warp)
+        means, covs = self.kf.predict(means, covs)
+        for t, m, c in zip(self.tracks, means, covs):
+            t.mean, t.cov, t.fresh, t.detection = m, c, None, -1
+        return xyah_to_xyxy(means[:, :4])
+
+    def embed_mask(self, predicted: np.ndarray, boxes: np.ndarray, focus: np.ndarray | None,
+                   embed_all: bool) -> np.ndarray:
+        """Which detections need an embedding this frame (selective embedding).
+
+        A detection is embedded when it is new (overlaps no track), ambiguous (overlaps several
+        tracks, or its best track overlaps several detections), near ``focus`` (the target's
+        predicted box, widened by its own size), or when its best track's embedding is stale.
+        """
+        n = len(boxes)
+        if embed_all or n == 0:
+            return np.ones(n, dtype=bool)
+        min_iou = 1.0 - self.cfg.max_cost
+        iou = iou_matrix(predicted, boxes) if len(predicted) else np.zeros((0, n))
+        overlapping = iou > min_iou * 0.5
+        need = ~overlapping.any(axis=0) | (overlapping.sum(axis=0) > 1)
+        if len(predicted):
+            best = iou.argmax(axis=0)
+            need |= overlapping.sum(axis=1)[best] > 1
+            stale = np.array([self.frame_index - t.embedded_at >= self.cfg.refresh_frames for t in self.tracks])
+            need |= stale[best]
+        if focus is not None:
+            x1, y1, x2, y2 = focus
+            w, h = x2 - x1, y2 - y1
+            need |= iou_matrix(np.array([x1 - w, y1 - h / 2, x2 + w, y2 + h / 2]), boxes)[0] > 0
+        return need
+
+    def update(self, boxes: np.ndarray, frame: np.ndarray | None = None, embed: EmbedFn | None = None,
+               focus: np.ndarray | None = None, embed_all: bool = False) -> list[Track]:
+        """Associate this frame's detections (xyxy) with the tracks; returns the live tracks.
+
+        ``embed`` (optional) returns embeddings for the detection indices it is given; without it
+        association is motion only. ``focus``/``embed_all`` steer which detections get embedded.
+        """
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        predicted = self.predict(frame, boxes)
+        det_emb: list[np.ndarray | None] = [None] * len(boxes)
+        if embed is not None and len(boxes):
+            idx = np.flatnonzero(self.embed_mask(predicted, boxes, focus, embed_all))
+            if len(idx):
+                for i, e in zip(idx, np.asarray(embed(idx), dtype=np.float32)):
+                    det_emb[i] = e
+        matches, unmatched_dets = self._associate(predicted, boxes, det_emb)
+        for ti, di in matches:
+            t = self.tracks[ti]
+            t.mean, t.cov = self.kf.update(t.mean, t.cov, boxes[di])
+            t.hits += 1
+            t.time_since_update = 0
+            t.detection = di
+            if t.status != CONFIRMED and t.hits >= self.cfg.min_hits:
+                t.status = CONFIRMED
+            t.absorb(det_emb[di], self.frame_index, self.cfg.embedding_momentum)
+        matched_tracks = {ti for ti, _ in matches}
+        survivors = []
+        for ti, t in enumerate(self.tracks):
+            if ti not in matched_tracks:
+                t.time_since_update += 1
+                if t.status == TENTATIVE or t.time_since_update > self.cfg.max_age:
+                    continue
+                t.status = LOST
+            elif t.status == LOST:
+                t.status = CONFIRMED
+            survivors.append(t)
+        for di in unmatched_dets:
+            mean, cov = self.kf.initiate(boxes[di])
+            t = Track(self._next_id, mean, cov, status=CONFIRMED if self.cfg.min_hits <= 1 else TENTATIVE,
+                      detection=di)
+            t.absorb(det_emb[di], self.frame_index, self.cfg.embedding_momentum)
+            self._next_id += 1
+            survivors.append(t)
+        self.tracks = survivors
+        return self.tracks
+
+    def _associate(self, predicted: np.ndarray, boxes: np.ndarray,
+                   det_emb: list[np.ndarray | None]) -> tuple[list[tuple[int, int]], list[int]]:
+        if not self.tracks or not len(boxes):
+            return [], list(range(len(boxes)))
+        cost = self.cost_matrix(predicted, boxes, det_emb)
+        rows, cols = linear_sum_assignment(cost)
+        matches = [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] <= self.cfg.max_cost]
+        matched = {c for _, c in matches}
+        return matches, [d for d in range(len(boxes)) if d not in matched]
+
+    def cost_matrix(self, predicted: np.ndarray, boxes: np.ndarray,
+                    det_emb: list[np.ndarray | None]) -> np.ndarray:
+        """Fused, gated (tracks, detections) cost; INFEASIBLE where a pair is not allowed."""
+        cfg = self.cfg
+        motion = 1.0 - iou_matrix(predicted, boxes)
+        means = np.stack([t.mean for t in self.tracks])
+        covs = np.stack([t.cov for t in self.tracks])
+        in_gate = self.kf.gating_distance(means, covs, boxes) <= cfg.gate_chi2
+        appearance = np.full(motion.shape, np.nan)
+        track_rows = [i for i, t in enumerate(self.tracks) if t.embedding is not None]
+        det_cols = [j for j, e in enumerate(det_emb) if e is not None]
+        if track_rows and det_cols and cfg.appearance_weight > 0:
+            te = np.stack([self.tracks[i].embedding for i in track_rows])
+            de = np.stack([det_emb[j] for j in det_cols])
+            appearance[np.ix_(track_rows, det_cols)] = 1.0 - te @ de.T
+        has_app = ~np.isnan(appearance)
+        fused = np.where(has_app, (1 - cfg.appearance_weight) * motion + cfg.appearance_weight *
+                         np.nan_to_num(appearance), motion)
+        allowed = in_gate | (has_app & (np.nan_to_num(appearance, nan=2.0) <= cfg.appearance_gate))
+        # A track that was unseen for a while is less certain: later-seen tracks win ties.
+        age = np.array([min(t.time_since_update, 10) for t in self.tracks], dtype=np.float64)[:, None]
+        return np.where(allowed, fused + 0.005 * age, INFEASIBLE)

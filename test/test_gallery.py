@@ -1,0 +1,85 @@
+"""Target gallery, distractor bank and online classifier on real person crops (MOT16-05)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from reid_follow.follow.classifier import TargetClassifier
+from reid_follow.follow.evaluate import pedestrians
+from reid_follow.follow.gallery import DistractorBank, TargetGallery, load_gallery, save_gallery
+from reid_follow.mot import read_mot, xywh_to_xyxy
+from reid_follow.reid import build_embedder
+
+
+@pytest.fixture(scope="module")
+def crops(mot16_05):
+    """Default-embedder embeddings of well-visible pedestrians: (embeddings, gt ids, frames)."""
+    gt = pedestrians(read_mot(mot16_05 / "gt" / "gt.txt"))
+    embedder = build_embedder("default")
+    emb, ids, frames = [], [], []
+    for f in range(1, 49):
+        r = (gt.frame == f) & (gt.visibility >= 0.6) & (gt.xywh[:, 3] >= 50)
+        if not r.any():
+            continue
+        img = cv2.imread(str(mot16_05 / "img1" / f"{f:06d}.jpg"))
+        boxes = np.clip(xywh_to_xyxy(gt.xywh[r]), 0, [640, 480, 640, 480])
+        emb.append(embedder.embed(img, boxes))
+        ids += list(gt.ids[r])
+        frames += [f] * int(r.sum())
+    return np.concatenate(emb), np.array(ids), np.array(frames)
+
+
+def test_gallery_is_bounded_diverse_and_keeps_enrollment(crops) -> None:
+    emb, ids, _ = crops
+    target = emb[ids == 1]
+    g = TargetGallery(max_size=5, min_distance=0.02, pinned=2)
+    assert g.add(target[0]) and not g.add(target[0])          # an exact duplicate adds nothing
+    for e in target[1:]:
+        g.add(e)
+    assert len(g) == 5
+    assert np.allclose(g.samples[0], target[0])                # pinned enrollment sample survives
+    sim = g.samples @ g.samples.T
+    assert (1 - sim[~np.eye(5, dtype=bool)]).min() >= 0.02
+    with pytest.raises(ValueError, match="dims"):
+        g.add(np.ones(3))
+    bank = DistractorBank(max_size=4)
+    bank.add(emb[:6])
+    assert len(bank) == 4 and np.allclose(bank.array()[-1], emb[5])
+
+
+def test_classifier_tells_the_target_from_others_on_later_frames(crops) -> None:
+    emb, ids, frames = crops
+    target = 1
+    early, late = frames <= 20, frames > 28
+    clf = TargetClassifier(regularization=0.3)
+    clf.fit(emb[early & (ids == target)], emb[early & (ids != target)])
+    pos, neg = clf.score(emb[late & (ids == target)]), clf.score(emb[late & (ids != target)])
+    assert pos.mean() > 0.6 and neg.mean() < 0.3
+    auc = (pos[:, None] > neg[None, :]).mean()
+    assert auc > 0.95, f"AUC {auc:.3f}"
+    unfit = TargetClassifier(0.3)
+    unfit.fit(emb[:3], None)                                    # no negatives: nothing to learn
+    assert not unfit.ready
+    with pytest.raises(RuntimeError):
+        unfit.score(emb[:1])
+
+
+def test_gallery_file_round_trip_and_mismatch(crops, tmp_path) -> None:
+    emb, ids, _ = crops
+    g, bank = TargetGallery(10, 0.0, 3), DistractorBank(20)
+    for e in emb[ids == 1][:6]:
+        g.add(e)
+    bank.add(emb[ids != 1][:7])
+    path = tmp_path / "person.npz"
+    save_gallery(path, g, bank)
+    g2, bank2 = TargetGallery(10, 0.0, 0), DistractorBank(20)
+    load_gallery(path, g2, bank2, dim=emb.shape[1])
+    assert np.allclose(g2.samples, g.samples) and g2.pinned == 3 and len(bank2) == 7
+    with pytest.raises(ValueError, match="another embedder"):
+        load_gallery(path, TargetGallery(10, 0, 0), DistractorBank(5), dim=512)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="cannot read gallery"):
+        load_gallery(tmp_path / "bad.npz", TargetGallery(10, 0, 0), DistractorBank(5), dim=None)
+    with pytest.raises(ValueError, match="empty gallery"):
+        save_gallery(path, TargetGallery(10, 0, 0), bank)
