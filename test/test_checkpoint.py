@@ -156,3 +156,16 @@ def test_unreadable_and_unsafe_files(tmp_path: Path) -> None:
     torch.save({"a.b": torch.zeros(1)}, weird)
     with pytest.raises(CheckpointError, match="unrecognised checkpoint layout"):
         load_inference_model("vit_tiny_transreid", weird)
+
+
+def test_trainer_checkpoint_with_input_size(tmp_path: Path) -> None:
+    """The trainer's files carry ``input_size`` rather than ``model_cfg``: rebuilt at that size."""
+    model = _randomise(build_model("small_cnn", num_classes=5, input_size=(96, 48))).eval()
+    path = tmp_path / "last.pt"
+    torch.save({"model": model.state_dict(), "model_name": "small_cnn", "input_size": [96, 48], "num_classes": 5,
+                "epoch": 2, "history": []}, path)
+    loaded = load_inference_model("small_cnn", path)
+    assert loaded.spec.input_size == (96, 48)
+    x = torch.randn(2, 3, 96, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))

@@ -79,6 +79,6 @@ def test_reid_loss_sums_global_and_mean_of_locals() -> None:
     assert float(single) == pytest.approx(one(logits[0], feats[0]), rel=1e-5)
     with_center = ReidLoss(LossConfig(center_weight=0.5), num_classes=3, feat_dim=8)
     t2, p2 = with_center(logits[:1], feats[:1], labels)
-    assert float(t2) == pytest.approx(float(single) + 0.5 * p2["center"], rel=1e-5)
+    assert float(t2.detach()) == pytest.approx(float(single.detach()) + 0.5 * p2["center"], rel=1e-5)
     with pytest.raises(ValueError, match="triplet_metric"):
         ReidLoss(LossConfig(triplet_metric="l1"), 3, 8)

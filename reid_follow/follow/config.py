@@ -19,7 +19,7 @@ class FollowConfig:
         0.3, "An enrollment box or region (/enroll_roi, follow-video --enroll) must overlap a detected "
              "person with at least this IoU, else enrollment fails with the best IoU found.")
     enroll_samples: int = param(
-        5, "Trustworthy appearance samples collected in state 'enrolling' before 'tracking'.")
+        3, "Trustworthy appearance samples collected in state 'enrolling' before 'tracking'.")
     min_detection_score: float = param(0.0, "Detections below this score are ignored.")
     lost_after_frames: int = param(
         15, "Frames the target's track may go unmatched ('occluded', no pose published) before the "
@@ -37,8 +37,9 @@ class FollowConfig:
         0.6, "The gallery learns from the target's crop only when its target confidence is at least "
              "this (and it overlaps no other person, see update_max_overlap).")
     update_max_overlap: float = param(
-        0.15, "The gallery learns from the target's crop only when at most this fraction of it is "
-              "covered by another person's box (a crop with two people would poison the gallery).")
+        0.25, "The gallery learns from the target's crop only when at most this fraction of it is "
+              "covered by the box of a person in front (lower feet in the image): a crop showing "
+              "mostly someone else would poison the gallery.")
     classifier_regularization: float = param(
         0.3, "Ridge penalty of the online target classifier (positives: gallery, negatives: "
              "distractors); larger = smoother, less confident scores.")
@@ -55,9 +56,9 @@ class FollowConfig:
              "resumed at once if its target confidence is at least this, or at least reject_threshold "
              "and above every other visible person's (else it must re-qualify as a candidate).")
     reject_threshold: float = param(
-        0.3, "While tracking, if the target's own track scores below this ...")
+        0.2, "While tracking, if the target's own track scores below this ...")
     reject_frames: int = param(
-        3, "... for this many consecutive embedded frames, the tracker is assumed to have swapped "
+        4, "... for this many consecutive embedded frames, the tracker is assumed to have swapped "
            "identities and the target is declared 'lost' rather than following someone else.")
     gallery_file: str = param(
         "", "If set: the gallery is loaded from this .npz file at start (the follower then searches "

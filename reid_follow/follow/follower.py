@@ -156,7 +156,8 @@ class TargetFollower:
         score = self._track_score(target)
         if score is not None:
             self._score = score
-            self._reject_streak = self._reject_streak + 1 if score < self.cfg.reject_threshold else 0
+            low = score < self.cfg.reject_threshold and self.state == "tracking"
+            self._reject_streak = self._reject_streak + 1 if low else 0
             if self._reject_streak >= self.cfg.reject_frames:
                 self._lose_target()
                 return FollowOutput(self.state, score=score)
@@ -219,7 +220,9 @@ class TargetFollower:
         if target.fresh is not None:
             box = boxes[target.detection]
             others = np.delete(boxes, target.detection, axis=0)
-            overlap = float(coverage_matrix(box, others).max()) if len(others) else 0.0
+            in_front = others[others[:, 3] > box[3]]         # nearer people (lower feet) hide the target
+            overlap = float(coverage_matrix(box, in_front).max()) if len(in_front) else 0.0
+            print("DBG", self.tracker.frame_index, target.status, round(overlap, 2), self.state, score, len(in_front))
             trusted = target.status != TENTATIVE and overlap <= self.cfg.update_max_overlap and \
                 (self.state == "enrolling" or (score is not None and score >= self.cfg.update_threshold))
             if trusted:

@@ -48,7 +48,7 @@ class HistogramEmbedder:
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         h, w = CROP_SIZE
-        rgb = crops.round().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).reshape(n * h, w, 3).numpy()
+        rgb = np.clip(np.rint(crops.numpy()), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1).reshape(n * h, w, 3)
         hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).reshape(n, h, w, 3).astype(np.int64)
         hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
         colour_bin = ((hue * HUE_BINS) // 180 * SAT_BINS + (sat * SAT_BINS) // 256) * VAL_BINS \

@@ -26,6 +26,10 @@ class TrackerConfig:
         0.12, "Appearance-led association: a detection whose cosine distance to a track's embedding is "
               "below this may match it even outside the motion gate (large image shifts of a moving "
               "camera, long occlusions).")
+    appearance_veto: float = param(
+        0.35, "A track and a detection whose embeddings are further apart than this cosine distance are "
+              "never matched, however well their boxes overlap (a crossing person must not take over "
+              "a track); 2 = off.")
     embedding_momentum: float = param(
         0.8, "A track's embedding is an exponential moving average: new = m * old + (1 - m) * fresh.")
     refresh_frames: int = param(
@@ -43,8 +47,9 @@ class TrackerConfig:
         for name in ("appearance_weight", "max_cost", "embedding_momentum"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"follow.tracking.{name} must be in [0, 1], got {getattr(self, name)}")
-        if not 0.0 <= self.appearance_gate <= 2.0:
-            raise ConfigError("follow.tracking.appearance_gate is a cosine distance in [0, 2]")
+        for name in ("appearance_gate", "appearance_veto"):
+            if not 0.0 <= getattr(self, name) <= 2.0:
+                raise ConfigError(f"follow.tracking.{name} is a cosine distance in [0, 2]")
         if self.gate_chi2 <= 0:
             raise ConfigError("follow.tracking.gate_chi2 must be > 0")
         if self.refresh_frames < 1:

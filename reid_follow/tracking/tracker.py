@@ -3,7 +3,8 @@
 Association cost per (track, detection): ``1 - IoU`` on motion, fused with the embedding cosine
 distance where both sides have an embedding (``appearance_weight``). A pair is allowed when the
 detection lies inside the track's Mahalanobis gate, or when its appearance is close enough on its
-own (``appearance_gate``): a robot camera can shift the image further than any motion gate.
+own (``appearance_gate``): a robot camera can shift the image further than any motion gate. A pair
+whose appearance is clearly different (``appearance_veto``) is never allowed.
 
 Embedding every detection every frame does not fit a small CPU, so the tracker asks for
 embeddings only where they decide something (see :meth:`MultiTracker.embed_mask`), through a
@@ -205,7 +206,8 @@ class MultiTracker:
         has_app = ~np.isnan(appearance)
         fused = np.where(has_app, (1 - cfg.appearance_weight) * motion + cfg.appearance_weight *
                          np.nan_to_num(appearance), motion)
-        allowed = in_gate | (has_app & (np.nan_to_num(appearance, nan=2.0) <= cfg.appearance_gate))
+        app = np.nan_to_num(appearance, nan=0.0)
+        allowed = (in_gate | (has_app & (app <= cfg.appearance_gate))) & (app <= cfg.appearance_veto)
         # A track that was unseen for a while is less certain: later-seen tracks win ties.
         age = np.array([min(t.time_since_update, 10) for t in self.tracks], dtype=np.float64)[:, None]
         return np.where(allowed, fused + 0.005 * age, INFEASIBLE)
