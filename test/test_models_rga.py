@@ -96,3 +96,13 @@ def test_input_size_validation() -> None:
         assert model(torch.randn(1, 3, 384, 128)).shape == (1, 2048)
     with pytest.raises(ValueError, match=r"expected input \(B, 3, 384, 128\), got \(1, 3, 256, 128\)"):
         model(torch.randn(1, 3, 256, 128))
+
+
+def test_registry_import_is_light() -> None:
+    """Importing the registry and the embedder factory does not pull in torch (heavy imports lazy)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, reid_follow.models, reid_follow.reid; "
+            "assert 'torch' not in sys.modules, 'torch imported eagerly'")
+    subprocess.run([sys.executable, "-c", code], check=True)

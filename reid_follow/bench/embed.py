@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--onnx", help="also time this ONNX ReID model (e.g. osnet_x0_25_msmt17.onnx)")
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated registry models (torch + ONNX export)")
     p.add_argument("--batch-sizes", default="1,8,32", help="comma-separated crops per call")
-    p.add_argument("--repeats", type=int, default=3, help="timed calls per setting (median reported)")
+    p.add_argument("--repeats", type=int, default=2, help="timed calls per setting (median reported)")
     p.add_argument("--quick", action="store_true", help="one timed call, batches 1 and 8 only")
     p.add_argument("--no-gpu", action="store_true", help="skip the CUDA section even when CUDA is present")
     p.add_argument("--out", default="bench/results/embed.json")
@@ -76,6 +76,7 @@ def _section(device: str, args: argparse.Namespace, frame: np.ndarray, boxes: np
     from reid_follow.models.export import export_onnx
     from reid_follow.reid import EmbedderConfig, build_embedder
     from reid_follow.reid.onnx_backend import OnnxEmbedder, onnx_providers
+    from reid_follow.reid.hist import CROP_SIZE
     from reid_follow.reid.torch_backend import TorchEmbedder
 
     cuda = device.startswith("cuda")
@@ -104,6 +105,8 @@ def _section(device: str, args: argparse.Namespace, frame: np.ndarray, boxes: np
         extra = {"providers": embedder.providers} if backend == "onnxruntime" else {}
         if backend == "torch":
             extra = {"fp16_autocast": embedder.autocast}
+        extra["input_size"] = list(getattr(embedder, "input_size", None) or getattr(embedder, "spec").input_size) \
+            if backend != "numpy" else list(CROP_SIZE)
         for row in time_embedder(embedder, frame, boxes, batch_sizes, repeats, sync):
             results.append({"model": name, "backend": backend, "device": device, **extra, **row})
     return results
@@ -137,7 +140,7 @@ def _plot(results: list[dict], path: Path) -> None:
     ax.set_xticklabels([f"{m}\n{b}/{d}" for m, b, d in labels], fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("crops / s (log)")
-    ax.set_title("Embedding throughput, 256x128 crops")
+    ax.set_title("Embedding throughput (crops of one 1280x720 frame)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -159,7 +162,7 @@ def main(args: argparse.Namespace) -> int:
     report = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                           "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                           "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
-              "input_size": [256, 128], "repeats": repeats, "results": results,
+              "frame_size": list(frame.shape[:2]), "repeats": repeats, "results": results,
               "onnxruntime_vs_torch": _compare_backends(results)}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

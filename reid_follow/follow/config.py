@@ -20,6 +20,9 @@ class FollowConfig:
              "person with at least this IoU, else enrollment fails with the best IoU found.")
     enroll_samples: int = param(
         3, "Trustworthy appearance samples collected in state 'enrolling' before 'tracking'.")
+    enroll_motion_iou: float = param(
+        0.5, "While enrolling (the classifier knows too little yet) a target crop is trusted only if "
+             "its detection overlaps the track's predicted box with at least this IoU.")
     min_detection_score: float = param(0.0, "Detections below this score are ignored.")
     lost_after_frames: int = param(
         15, "Frames the target's track may go unmatched ('occluded', no pose published) before the "
@@ -45,21 +48,22 @@ class FollowConfig:
              "distractors); larger = smoother, less confident scores.")
     refit_interval: int = param(5, "Frames between refits of the target classifier when samples were added.")
     reacquire_threshold: float = param(
-        0.65, "While 'occluded' or 'lost', a candidate track counts as the target only with a "
+        0.6, "While 'occluded' or 'lost', a candidate track counts as the target only with a "
               "target confidence at least this ...")
     reacquire_margin: float = param(
         0.15, "... and at least this much above the next best candidate in the same frame ...")
     reacquire_confirmations: int = param(
-        3, "... for this many consecutive frames (one look-alike frame never steals the target).")
+        5, "... for this many consecutive frames (one look-alike frame never steals the target).")
     resume_threshold: float = param(
         0.6, "After an occlusion the target's own track, when the tracker re-associates it, is "
              "resumed at once if its target confidence is at least this, or at least reject_threshold "
              "and above every other visible person's (else it must re-qualify as a candidate).")
     reject_threshold: float = param(
-        0.2, "While tracking, if the target's own track scores below this ...")
+        0.2, "A frame where the target's own track scores below this reports no target ...")
     reject_frames: int = param(
-        4, "... for this many consecutive embedded frames, the tracker is assumed to have swapped "
-           "identities and the target is declared 'lost' rather than following someone else.")
+        4, "... and after this many such frames in a row the tracker is assumed to have swapped "
+           "identities: the track loses its privilege and the target is 'lost' until a candidate "
+           "re-qualifies.")
     gallery_file: str = param(
         "", "If set: the gallery is loaded from this .npz file at start (the follower then searches "
             "for that person, state 'lost') and saved to it when an enrollment completes.")
@@ -68,7 +72,7 @@ class FollowConfig:
     def validate(self) -> None:
         if self.enroll_rule not in ENROLL_RULES:
             raise ConfigError(f"follow.enroll_rule must be one of {ENROLL_RULES}, got {self.enroll_rule!r}")
-        for name in ("enroll_min_iou", "update_threshold", "update_max_overlap", "reacquire_threshold",
+        for name in ("enroll_min_iou", "enroll_motion_iou", "update_threshold", "update_max_overlap", "reacquire_threshold",
                      "reacquire_margin", "resume_threshold", "reject_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"follow.{name} must be in [0, 1], got {getattr(self, name)}")

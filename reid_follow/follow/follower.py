@@ -152,15 +152,21 @@ class TargetFollower:
 
     def _follow(self, target: Track, boxes: np.ndarray) -> FollowOutput:
         """The target's own track is matched: report it, check it is still the person, learn."""
-        self._missed = 0
         score = self._track_score(target)
         if score is not None:
             self._score = score
-            low = score < self.cfg.reject_threshold and self.state == "tracking"
-            self._reject_streak = self._reject_streak + 1 if low else 0
-            if self._reject_streak >= self.cfg.reject_frames:
-                self._lose_target()
+            if score < self.cfg.reject_threshold and self.state == "tracking":
+                # The track's crop does not look like the target: report nothing this frame, and
+                # after reject_frames such frames assume the tracker swapped identities.
+                self._reject_streak += 1
+                if self._reject_streak >= self.cfg.reject_frames:
+                    self._lose_target()
+                else:
+                    self.state = "occluded"
+                    self._missed += 1
                 return FollowOutput(self.state, score=score)
+            self._reject_streak = 0
+        self._missed = 0
         self._learn(target, boxes, score)
         return FollowOutput(self.state, boxes[target.detection].copy(), self._score, target.track_id)
 
@@ -174,6 +180,10 @@ class TargetFollower:
             if score is None or score >= self.cfg.resume_threshold or \
                     (score >= self.cfg.reject_threshold and score > best_other):
                 return self._resume(target, boxes, score)
+            if score < self.cfg.reject_threshold:
+                self._reject_streak += 1
+                if self._reject_streak >= self.cfg.reject_frames:
+                    self._lose_target()      # its track now follows someone else: no privilege left
         if not scored:
             self._candidate = (None, 0)
             return FollowOutput(self.state)
@@ -196,7 +206,6 @@ class TargetFollower:
         self.state = "tracking" if self._trusted_samples >= self.cfg.enroll_samples or self.embedder is None \
             else "enrolling"
         self._candidate = (None, 0)
-        self._reject_streak = 0
         return self._follow(track, boxes)
 
     def _lose_target(self) -> None:
@@ -222,9 +231,10 @@ class TargetFollower:
             others = np.delete(boxes, target.detection, axis=0)
             in_front = others[others[:, 3] > box[3]]         # nearer people (lower feet) hide the target
             overlap = float(coverage_matrix(box, in_front).max()) if len(in_front) else 0.0
-            print("DBG", self.tracker.frame_index, target.status, round(overlap, 2), self.state, score, len(in_front))
-            trusted = target.status != TENTATIVE and overlap <= self.cfg.update_max_overlap and \
-                (self.state == "enrolling" or (score is not None and score >= self.cfg.update_threshold))
+            # While enrolling the classifier knows too little: trust an unambiguous motion match.
+            confident = target.match_iou >= self.cfg.enroll_motion_iou if self.state == "enrolling" \
+                else score is not None and score >= self.cfg.update_threshold
+            trusted = target.status != TENTATIVE and overlap <= self.cfg.update_max_overlap and confident
             if trusted:
                 self._trusted_samples += 1
                 self._dirty += int(self.gallery.add(target.fresh))

@@ -248,7 +248,11 @@ def _check_transreid_stride(model: nn.Module, num_patches: int, path: str | Path
 
 
 def transreid_config(state: Mapping[str, torch.Tensor], input_size: tuple[int, int]) -> dict[str, Any]:
-    """Model settings implied by an official TransReID state dict: stride, JPM, SIE size, size."""
+    """Model settings implied by an official TransReID state dict: stride, JPM, SIE size, size.
+
+    The SIE table's length is read as a camera count; a camera x view table needs ``camera_num``
+    and ``view_num`` passed explicitly (their product is then checked against the table).
+    """
     pe = state.get("base.pos_embed")
     proj = state.get("base.patch_embed.proj.weight")
     if pe is None or proj is None:

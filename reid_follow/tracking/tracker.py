@@ -42,6 +42,7 @@ class Track:
     embedded_at: int = -1
     fresh: np.ndarray | None = None
     detection: int = -1          # index of this frame's matched detection, -1 when unmatched
+    match_iou: float = 0.0       # IoU of that detection with the predicted box (motion agreement)
 
     @property
     def box(self) -> np.ndarray:
@@ -103,15 +104,15 @@ class MultiTracker:
             means, covs = warp_states(means, covs, self.last_warp)
         means, covs = self.kf.predict(means, covs)
         for t, m, c in zip(self.tracks, means, covs):
-            t.mean, t.cov, t.fresh, t.detection = m, c, None, -1
+            t.mean, t.cov, t.fresh, t.detection, t.match_iou = m, c, None, -1, 0.0
         return xyah_to_xyxy(means[:, :4])
 
     def embed_mask(self, predicted: np.ndarray, boxes: np.ndarray, focus: np.ndarray | None,
                    embed_all: bool) -> np.ndarray:
         """Which detections need an embedding this frame (selective embedding).
 
-        A detection is embedded when it is new (overlaps no track), ambiguous (overlaps several
-        tracks, or its best track overlaps several detections), near ``focus`` (the target's
+        A detection is embedded when it is new (overlaps no track), contested (a second track
+        overlaps it nearly as well as the best, or its best track has a close second detection), near ``focus`` (the target's
         predicted box, widened by its own size), or when its best track's embedding is stale.
         """
         n = len(boxes)
@@ -119,11 +120,10 @@ class MultiTracker:
             return np.ones(n, dtype=bool)
         min_iou = 1.0 - self.cfg.max_cost
         iou = iou_matrix(predicted, boxes) if len(predicted) else np.zeros((0, n))
-        overlapping = iou > min_iou * 0.5
-        need = ~overlapping.any(axis=0) | (overlapping.sum(axis=0) > 1)
+        need = ~(iou > min_iou).any(axis=0)
         if len(predicted):
             best = iou.argmax(axis=0)
-            need |= overlapping.sum(axis=1)[best] > 1
+            need |= _contested(iou, min_iou) | _contested(iou.T, min_iou)[best]
             stale = np.array([self.frame_index - t.embedded_at >= self.cfg.refresh_frames for t in self.tracks])
             need |= stale[best]
         if focus is not None:
@@ -150,6 +150,7 @@ class MultiTracker:
         matches, unmatched_dets = self._associate(predicted, boxes, det_emb)
         for ti, di in matches:
             t = self.tracks[ti]
+            t.match_iou = float(iou_matrix(predicted[ti], boxes[di])[0, 0])
             t.mean, t.cov = self.kf.update(t.mean, t.cov, boxes[di])
             t.hits += 1
             t.time_since_update = 0
@@ -211,3 +212,11 @@ class MultiTracker:
         # A track that was unseen for a while is less certain: later-seen tracks win ties.
         age = np.array([min(t.time_since_update, 10) for t in self.tracks], dtype=np.float64)[:, None]
         return np.where(allowed, fused + 0.005 * age, INFEASIBLE)
+
+
+def _contested(iou: np.ndarray, min_iou: float, margin: float = 0.2) -> np.ndarray:
+    """Per column: the runner-up row also passes ``min_iou`` and is within ``margin`` of the best."""
+    if iou.shape[0] < 2:
+        return np.zeros(iou.shape[1], dtype=bool)
+    top = -np.sort(-iou, axis=0)[:2]
+    return (top[1] > min_iou) & (top[0] - top[1] < margin)
