@@ -156,3 +156,16 @@ def test_torch_embedder(frame: np.ndarray, tmp_path: Path, caplog: pytest.LogCap
         build_embedder("torch:nope", "cpu")
     with pytest.raises(ValueError, match="CUDA is not available|unknown device"):
         build_embedder("torch:vit_tiny_transreid", "cuda:0" if not torch.cuda.is_available() else "gpu")
+
+
+def test_pair_auc() -> None:
+    from reid_follow.reid.measure import pair_auc
+
+    sim = np.array([[0.9, 0.1, 0.5], [0.4, 0.8, 0.5]])
+    same = np.array([[True, False, False], [False, True, False]])
+    assert pair_auc(sim, same) == 1.0                    # every same pair beats every different pair
+    assert pair_auc(-sim, same) == 0.0
+    sim2 = np.array([[0.5, 0.5], [0.2, 0.9]])
+    assert pair_auc(sim2, np.array([[True, False], [False, True]])) == 0.875  # 3 wins + 1 tie of 4
+    with pytest.raises(ValueError, match="same-id and different-id"):
+        pair_auc(sim, np.ones_like(same))

@@ -66,7 +66,8 @@ class FollowConfig:
            "re-qualifies.")
     gallery_file: str = param(
         "", "If set: the gallery is loaded from this .npz file at start (the follower then searches "
-            "for that person, state 'lost') and saved to it when an enrollment completes.")
+            "for that person, state 'lost') and rewritten whenever the classifier is refit while "
+            "tracking (every refit_interval frames at most).")
     tracking: TrackerConfig = section(TrackerConfig, "Multi-person tracker.")
 
     def validate(self) -> None:

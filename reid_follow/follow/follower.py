@@ -247,15 +247,16 @@ class TargetFollower:
         if self.state == "enrolling" and self._trusted_samples >= self.cfg.enroll_samples:
             self.state = "tracking"
             self._refit()
-            if self.cfg.gallery_file:
-                self.save_gallery(self.cfg.gallery_file)
         self._since_fit += 1
         if self._dirty and self._since_fit >= self.cfg.refit_interval:
             self._refit()
 
     def _refit(self) -> None:
+        """Refit the classifier; while tracking also keep the gallery file (if any) up to date."""
         if self.gallery.samples is not None:
             self.classifier.fit(self.gallery.samples, self.distractors.array())
+            if self.cfg.gallery_file and self.state == "tracking":
+                self.save_gallery(self.cfg.gallery_file)
         self._dirty, self._since_fit = 0, 0
 
     # ---- control -------------------------------------------------------------------------------
