@@ -41,7 +41,7 @@ def test_strict_loading_names_the_keys(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError) as e:
         load_state_strict(model, state, "ckpt.pt")
     msg = str(e.value)
-    assert "missing keys (1): ['1.running_mean']" in msg and "unexpected keys (1): ['extra.bias']" in msg
+    assert "missing keys (1): 1.running_mean" in msg and "unexpected keys (1): extra.bias" in msg
     assert "0.weight: checkpoint (5, 4) vs model (3, 4)" in msg
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "none.pt")

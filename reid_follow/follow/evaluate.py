@@ -211,22 +211,23 @@ def plot_timeline(path: Path, sc: Scenario, runs: dict[str, tuple[dict, list[Fol
     states = {"idle": 0, "enrolling": 1, "tracking": 2, "occluded": 3, "lost": 4}
     n = len(sc.present)
     frames = np.arange(1, n + 1)
-    fig, axes = plt.subplots(1 + len(runs), 1, figsize=(10, 1.2 + 1.3 * len(runs)), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(1 + len(runs), 1, figsize=(11, 1.6 + 1.3 * len(runs)), sharex=True, squeeze=False)
     ax = axes[0, 0]
     ax.bar(frames, 1, width=1, color=np.where(sc.present, "tab:green", "black"))
     ax.set_yticks([])
     ax.set_ylabel("target", rotation=0, ha="right")
-    ax.set_title(f"{sc.name}: green = visible, black = absent/hidden; enrolled at frame {sc.enroll_frame}")
+    ax.set_title(f"{sc.name}: target green = visible, black = absent or hidden; enrolled at frame "
+                 f"{sc.enroll_frame}", fontsize=10)
     for row, (label, (metrics, outputs)) in enumerate(runs.items(), 1):
         ax = axes[row, 0]
         ax.bar(frames, 1, width=1, color=[colours[o] for o in metrics["outcome"]])
         ax.plot(frames, [1.1 + 0.2 * states.get(o.state, 0) for o in outputs], "k-", lw=1)
         ax.set_yticks([])
-        ax.set_ylabel(label, rotation=0, ha="right")
+        ax.set_ylabel(Path(label).name, rotation=0, ha="right", fontsize=9)
         ax.text(1.005, 0.5, f"succ {metrics['success']:.2f}\nwrong {metrics['wrong_person']:.2f}",
                 transform=ax.transAxes, fontsize=8, va="center")
-    axes[-1, 0].set_xlabel("frame (bars: green on target, red other person, orange elsewhere, grey none; "
-                           "line: state idle..lost)")
+    axes[-1, 0].set_xlabel("frame   (bars: green = on target, red = other person, orange = elsewhere, "
+                           "grey = no output; line: state, low idle .. high lost)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
