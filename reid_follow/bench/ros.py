@@ -141,6 +141,18 @@ def start_node(executable: str, env: dict, sets: list[str], log=None) -> subproc
     return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT if log is not None else out)
 
 
+def stop_nodes(procs) -> None:
+    """SIGINT (a clean exit removes the node's SHM segments), then kill what does not stop."""
+    procs = list(procs)
+    for p in procs:
+        p.send_signal(2)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def main(args: argparse.Namespace) -> int:
     import cv2
     import psutil
@@ -205,13 +217,7 @@ def main(args: argparse.Namespace) -> int:
                     print(json.dumps({k: run[k] for k in ("size", "rate_hz", "published", "poses")}))
                     node.destroy_publisher(probe.pub)
                 finally:
-                    for p in procs.values():
-                        p.send_signal(2)
-                    for p in procs.values():
-                        try:
-                            p.wait(timeout=15)
-                        except subprocess.TimeoutExpired:
-                            p.kill()
+                    stop_nodes(procs.values())
     finally:
         ex.shutdown()
         node.destroy_node()

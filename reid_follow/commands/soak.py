@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import tempfile
 import threading
 import time
@@ -30,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     import psutil
 
-    from reid_follow.bench.ros import load_frames, start_node
+    from reid_follow.bench.ros import load_frames, start_node, stop_nodes
     from reid_follow.ros.middleware import middleware_env
 
     env = {**os.environ, **middleware_env(random.randint(100, 200))}
@@ -102,13 +101,7 @@ def main(args: argparse.Namespace) -> int:
         ex.shutdown()
         node.destroy_node()
         rclpy.shutdown()
-        for p in procs.values():
-            p.send_signal(2)
-        for p in procs.values():
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_nodes(procs.values())
     report = summarise(samples, logs, transitions, published, alive, args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,6 @@
 """``detector`` node: image_raw (sensor_msgs/Image) -> detections (vision_msgs/Detection2DArray)."""
 from __future__ import annotations
 
-import rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -45,18 +44,6 @@ class DetectorNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    from reid_follow.ros.middleware import configure_middleware
+    from reid_follow.ros.runner import run_node
 
-    configure_middleware()
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = DetectorNode()
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    run_node(DetectorNode, args)

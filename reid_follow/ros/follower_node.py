@@ -14,11 +14,9 @@ from collections import OrderedDict
 
 import cv2
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
@@ -222,20 +220,6 @@ def draw(frame: np.ndarray, out: FollowOutput) -> np.ndarray:
 
 
 def main(args: list[str] | None = None) -> None:
-    from reid_follow.ros.middleware import configure_middleware
+    from reid_follow.ros.runner import run_node
 
-    configure_middleware()
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = FollowerNode()
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    run_node(FollowerNode, args, threads=2)  # services answer while a frame is processed

@@ -26,3 +26,27 @@ def create_node(desc: NodeDescription, context: Context | None = None) -> Node:
     node_cls = getattr(importlib.import_module(module), cls)
     overrides = [Parameter(k, value=v) for k, v in desc.overrides.items()]
     return node_cls(context=context, cli_args=ros_args(desc), parameter_overrides=overrides)
+
+
+def run_node(node_cls: type, args: list[str] | None = None, threads: int = 1) -> None:
+    """Console-script body shared by the nodes: middleware defaults, init, spin, clean shutdown."""
+    from reid_follow.ros.middleware import configure_middleware
+
+    configure_middleware()
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = node_cls()
+        executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
