@@ -91,6 +91,9 @@ def test_bad_observations(frames) -> None:
     with pytest.raises(ValueError, match="duplicate or out-of-order"):
         f.update(Observation(frames[1], boxes, np.ones(2), 0.5))
     assert f.enroll(roi=boxes[0])[0]
+    f.restart_clock()                                                # a bag loop: stamps restart
+    out = f.update(Observation(frames[1], boxes, np.ones(2), 0.1))
+    assert f.state != "idle" and out.box == pytest.approx(boxes[0])  # the target survives it
     small = np.ascontiguousarray(frames[2][::2, ::2])                # the image size changes
     out = f.update(Observation(small, boxes / 2, np.ones(2), 2.0))
     assert out.box is not None and out.box == pytest.approx(boxes[0] / 2)

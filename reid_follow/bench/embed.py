@@ -6,8 +6,9 @@ called once per crop (``embed(frame, box[i:i+1])``) in the same run, and ``batch
 per-crop-loop time / batched time. ``onnxruntime_vs_torch`` compares crops/s of the two backends
 on the same model and batch. Models run with random weights (speed does not depend on them) at
 256x128: rga_sc_r50, vit_small_transreid, the default histogram embedder, and OSNet when
-``--onnx`` gives its file. On CUDA machines a GPU section repeats the torch runs with fp16
-autocast (and onnxruntime's CUDA provider when installed).
+``--onnx`` gives its file. On CUDA machines a GPU section times ``--gpu-models`` (RGA-SC and
+ViT-B/16 by default) at ``--gpu-batch-sizes`` (1 to 64) through torch with fp16 autocast and
+onnxruntime with its TensorRT / CUDA providers when installed.
 """
 from __future__ import annotations
 
@@ -24,12 +25,15 @@ import torch
 from tqdm import tqdm
 
 MODELS = ("rga_sc_r50", "vit_small_transreid")
+GPU_MODELS = ("rga_sc_r50", "vit_base_transreid")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--onnx", help="also time this ONNX ReID model (e.g. osnet_x0_25_msmt17.onnx)")
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated registry models (torch + ONNX export)")
     p.add_argument("--batch-sizes", default="1,8,32", help="comma-separated crops per call")
+    p.add_argument("--gpu-models", default=",".join(GPU_MODELS), help="registry models of the CUDA section")
+    p.add_argument("--gpu-batch-sizes", default="1,8,16,32,64", help="crops per call in the CUDA section")
     p.add_argument("--repeats", type=int, default=2, help="timed calls per setting (median reported)")
     p.add_argument("--quick", action="store_true", help="one timed call, batches 1 and 8 only")
     p.add_argument("--no-gpu", action="store_true", help="skip the CUDA section even when CUDA is present")
@@ -70,7 +74,7 @@ def time_embedder(embedder, frame: np.ndarray, boxes: np.ndarray, batch_sizes: l
     return rows
 
 
-def _section(device: str, args: argparse.Namespace, frame: np.ndarray, boxes: np.ndarray,
+def _section(device: str, args: argparse.Namespace, models: str, frame: np.ndarray, boxes: np.ndarray,
              batch_sizes: list[int], repeats: int, workdir: Path) -> list[dict]:
     from reid_follow.models import build_model
     from reid_follow.models.export import export_onnx
@@ -88,7 +92,7 @@ def _section(device: str, args: argparse.Namespace, frame: np.ndarray, boxes: np
         onnx_device = None                                           # no GPU provider: skip ORT on GPU
     results = []
     jobs = []
-    for name in [m for m in args.models.split(",") if m]:
+    for name in [m for m in models.split(",") if m]:
         model = build_model(name).eval()
         jobs.append((name, "torch", lambda m=model: TorchEmbedder(m, device, config)))
         if onnx_device:
@@ -153,12 +157,13 @@ def main(args: argparse.Namespace) -> int:
     repeats = 1 if args.quick else args.repeats
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    boxes = _boxes(max(batch_sizes), rng)
+    gpu_batch_sizes = [1, 8] if args.quick else [int(b) for b in args.gpu_batch_sizes.split(",")]
+    boxes = _boxes(max(batch_sizes + gpu_batch_sizes), rng)
     results: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        results += _section("cpu", args, frame, boxes, batch_sizes, repeats, Path(tmp))
+        results += _section("cpu", args, args.models, frame, boxes, batch_sizes, repeats, Path(tmp))
         if torch.cuda.is_available() and not args.no_gpu:
-            results += _section("cuda", args, frame, boxes, batch_sizes, repeats, Path(tmp))
+            results += _section("cuda", args, args.gpu_models, frame, boxes, gpu_batch_sizes, repeats, Path(tmp))
     report = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                           "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                           "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None},

@@ -24,6 +24,11 @@ class FollowConfig:
         0.5, "While enrolling (the classifier knows too little yet) a target crop is trusted only if "
              "its detection overlaps the track's predicted box with at least this IoU.")
     min_detection_score: float = param(0.0, "Detections below this score are ignored.")
+    nms_iou: float = param(
+        0.45, "Detections overlapping a higher-scoring one by more than this IoU are dropped (non-maximum "
+              "suppression): duplicate boxes of one person, common in detection files (e.g. MOT16's DPM "
+              "det.txt), would otherwise split the target's track. A no-op after the detector node, "
+              "which applies the same NMS. 1 = off.")
     lost_after_frames: int = param(
         15, "Frames the target's track may go unmatched ('occluded', no pose published) before the "
             "state becomes 'lost'. Re-acquisition is possible in both states.")
@@ -73,7 +78,7 @@ class FollowConfig:
     def validate(self) -> None:
         if self.enroll_rule not in ENROLL_RULES:
             raise ConfigError(f"follow.enroll_rule must be one of {ENROLL_RULES}, got {self.enroll_rule!r}")
-        for name in ("enroll_min_iou", "enroll_motion_iou", "update_threshold", "update_max_overlap", "reacquire_threshold",
+        for name in ("enroll_min_iou", "enroll_motion_iou", "nms_iou", "update_threshold", "update_max_overlap", "reacquire_threshold",
                      "reacquire_margin", "resume_threshold", "reject_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"follow.{name} must be in [0, 1], got {getattr(self, name)}")

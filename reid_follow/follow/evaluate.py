@@ -193,7 +193,7 @@ def score_run(sc: Scenario, outputs: list[FollowOutput]) -> dict:
         success=float((outcome[visible] == "target").mean()) if visible.any() else float("nan"),
         detector_recall=float(sc.detectable[visible].mean()) if visible.any() else float("nan"),
         wrong_person=float((outcome[reported] == "other").sum() / max(reported.sum(), 1)),
-        wrong_frames=int((outcome[reported] == "other").sum()),
+        wrong_frames=int((outcome[reported] == "other").sum()), reported_frames=int(reported.sum()),
         absent_correct=float(np.isin(outcome[absent], ["none", "target"]).mean()) if absent.any() else float("nan"),
         reappearances=len(latencies) + missed, reacquired=len(latencies), not_reacquired=missed,
         latency_mean=float(np.mean(latencies)) if latencies else float("nan"),

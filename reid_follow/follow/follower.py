@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reid_follow.detect import nms
 from reid_follow.follow.classifier import TargetClassifier
 from reid_follow.follow.config import FollowConfig
 from reid_follow.follow.gallery import DistractorBank, TargetGallery, load_gallery, save_gallery
@@ -98,8 +99,10 @@ class TargetFollower:
         keep = obs.scores >= self.cfg.min_detection_score
         if obs.frame is not None:
             keep &= inside_frame(obs.boxes, obs.frame.shape[1], obs.frame.shape[0])
-        boxes = obs.boxes[keep]
-        self._last = Observation(obs.frame, boxes, obs.scores[keep], obs.stamp, obs.depth)
+        boxes, scores = obs.boxes[keep], obs.scores[keep]
+        if self.cfg.nms_iou < 1.0:
+            boxes, scores = nms(boxes, scores, self.cfg.nms_iou)
+        self._last = Observation(obs.frame, boxes, scores, obs.stamp, obs.depth)
         embed, counter = self._embed_fn(obs.frame, boxes)
         target = self.tracker.get(self.target_id)
         searching = self.state in ("occluded", "lost")
@@ -111,6 +114,14 @@ class TargetFollower:
         out.embedded = counter[0]
         self._last_out = out
         return out
+
+    def restart_clock(self) -> None:
+        """Accept stamps from zero again (a bag that loops, a restarted camera driver).
+
+        Tracks, gallery and target are kept: the tracker's motion gates and the appearance
+        model decide whether the person is still where the last frame had them.
+        """
+        self._last_stamp = None
 
     def current_output(self) -> FollowOutput:
         """The output for the latest frame as it stands now (e.g. right after an enrollment)."""

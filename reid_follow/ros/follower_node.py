@@ -93,6 +93,8 @@ class FollowerNode(Node):
                 self.images.clear()
                 self.dets.clear()
                 self.last_stamp = -1
+                with self.lock:
+                    self.core.restart_clock()
             else:
                 self.counts["stale_dropped"] += 1
                 self.problems.warning(f"dropping message with old or duplicate stamp {key}")
@@ -126,8 +128,13 @@ class FollowerNode(Node):
         if problems:
             self.problems.warning(f"ignored {len(problems)} detection(s): {'; '.join(problems[:3])}")
         stamp = stamp_key(image.header) * 1e-9
-        with self.lock:
-            out = self.core.update(Observation(frame, boxes, scores, stamp))
+        try:
+            with self.lock:
+                out = self.core.update(Observation(frame, boxes, scores, stamp))
+        except Exception as e:  # noqa: BLE001 - one bad frame must not take the node (and its target) down
+            self.counts["bad_frames"] += 1
+            self.problems.error(f"frame skipped, the follower core failed on it: {type(e).__name__}: {e}")
+            return
         self.counts["processed"] += 1
         if out.box is not None:
             position = self.pose.estimate(out.box, self._camera_matrix(w, h))
