@@ -35,6 +35,27 @@ def test_hog_finds_people_without_any_model_file(mot16_05):
     assert recall >= 0.3  # HOG is the no-download fallback; measured 0.50 here
 
 
+def _false_detections(seq, detector, frames=range(1, 49, 6)) -> int:
+    """Detections that cover no annotated pedestrian (IoU < 0.4 with every gt box)."""
+    gt = read_mot(seq / "gt" / "gt.txt")
+    images = list(itertools.islice(FrameSource(seq), 48))
+    false = 0
+    for fr in frames:
+        g = gt.at(fr)
+        people = xywh_to_xyxy(g.xywh[(g.cls == 1) & (g.score == 1)])
+        boxes, _ = detector.detect(images[fr - 1])
+        if len(boxes):
+            false += int((iou_matrix(boxes, people).max(1) < 0.4).sum()) if len(people) else len(boxes)
+    return false
+
+
+def test_hog_margin_drops_false_detections_not_people(mot16_05):
+    loose = build_detector(DetectorConfig(resize_width=960, hog_min_margin=0.0))
+    default = build_detector(DetectorConfig(resize_width=960))
+    assert _false_detections(mot16_05, default) < _false_detections(mot16_05, loose)
+    assert recall_on(mot16_05, default)[0] >= recall_on(mot16_05, loose)[0] - 0.1
+
+
 def test_yolox_onnx_detector(mot16_05, shared_models):
     det = build_detector(DetectorConfig(detector_model=f"onnx:{shared_models / 'yolox_nano.onnx'}"))
     assert det.size == (416, 416)  # read from the model

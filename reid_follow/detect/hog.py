@@ -30,8 +30,9 @@ class HogPeopleDetector:
         if len(rects) == 0:
             return np.zeros((0, 4)), np.zeros(0)
         rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
+        margins = np.asarray(weights, dtype=np.float64).reshape(-1)
         # SVM margins -> (0, 1) so that score_threshold means the same for every detector.
-        scores = 1.0 / (1.0 + np.exp(-np.asarray(weights, dtype=np.float64).reshape(-1)))
+        scores = 1.0 / (1.0 + np.exp(-margins))
         boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1) / scale
-        keep = scores >= self.cfg.score_threshold
+        keep = (scores >= self.cfg.score_threshold) & (margins >= self.cfg.hog_min_margin)
         return nms(boxes[keep], scores[keep], self.cfg.nms_iou)
