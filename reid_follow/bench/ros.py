@@ -3,7 +3,10 @@
 A publisher replays real footage (vtest.avi by default) at each rate and size; per frame it records
 when the image was published and when its /detections and /target_pose arrived (same clock), and
 psutil samples each node process.  The in-process baseline runs detector + follower core + pose on
-the same frames with no middleware, so ``ros_p50 - inprocess_p50`` is what ROS adds.
+the same frames with no middleware, so ``ros_p50 - inprocess_p50`` is what ROS adds. When the
+detector is slower than the camera a frame can also wait for the one in progress, which makes
+that difference an upper bound; with a detector faster than the frame period (YOLOX-nano through
+``--detector-model onnx:``) it is the middleware's own cost.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,7 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--video", default=str(VTEST), help="footage to replay (resized to each size)")
     p.add_argument("--rates", default="15,30,60", help="publish rates in Hz")
     p.add_argument("--sizes", default="640x480,1280x720")
-    p.add_argument("--frames", type=int, default=90, help="frames per (rate, size) run")
+    p.add_argument("--seconds", type=float, default=6.0,
+                   help="length of each (rate, size) run: rate x seconds frames, so every rate gets the same "
+                        "time to enroll and follow")
     p.add_argument("--detector-model", default="hog", help="hog | onnx:/path/yolox.onnx")
     p.add_argument("--embedder", default="default")
     p.add_argument("--resize-width", type=int, default=1024, help="HOG detector resize (people >= 128 px)")
@@ -99,13 +105,13 @@ class Probe:
         node.create_subscription(PoseStamped, "/target_pose",
                                  lambda m: self.pose_at.setdefault(key(m.header), time.perf_counter()), 100)
 
-    def run(self, frames: list[np.ndarray], rate: float, enroll) -> None:
+    def run(self, frames: list[np.ndarray], rate: float, enroll, enrolled: threading.Event) -> None:
         from sensor_msgs.msg import Image
 
         from reid_follow.ros.image_conv import fill_image
 
         period = 1.0 / rate
-        start = time.perf_counter()
+        start = next_enroll = time.perf_counter()
         for i, frame in enumerate(frames):
             target = start + i * period
             time.sleep(max(0.0, target - time.perf_counter()))
@@ -115,8 +121,12 @@ class Probe:
             msg.header.frame_id = "camera_optical_frame"
             self.sent[stamp] = time.perf_counter()
             self.pub.publish(msg)
-            if i >= 5 and not self.pose_at:
-                enroll()  # retried until the follower has someone to enroll
+            # Enroll (retried twice a second until the follower has someone to enroll); in the last
+            # fifth of the run re-enroll four times a second to time the service while the node is busy.
+            burst = i >= 0.8 * len(frames)
+            if i >= 5 and (burst or not enrolled.is_set()) and time.perf_counter() >= next_enroll:
+                enroll()
+                next_enroll = time.perf_counter() + (0.25 if burst else 0.5)
         time.sleep(1.5)
 
     def summary(self) -> dict:
@@ -168,7 +178,8 @@ def main(args: argparse.Namespace) -> int:
     from rclpy.executors import MultiThreadedExecutor
     from std_srvs.srv import Trigger
 
-    base = load_frames(args.video, args.frames)
+    max_rate = max(float(r) for r in args.rates.split(","))
+    base = load_frames(args.video, int(round(max_rate * args.seconds)))
     results: dict = {"video": args.video, "detector": args.detector_model, "embedder": args.embedder,
                      "machine": {"cpus": os.cpu_count()}, "runs": []}
     rclpy.init()
@@ -180,12 +191,16 @@ def main(args: argparse.Namespace) -> int:
     try:
         for size_name in args.sizes.split(","):
             w, h = SIZES[size_name]
-            frames = [cv2.resize(f, (w, h)) for f in base]
-            baseline = inprocess(frames, args.detector_model, args.embedder, args.resize_width)
+            all_frames = [cv2.resize(f, (w, h)) for f in base]
+            baseline = inprocess(all_frames[:int(round(15 * args.seconds))], args.detector_model, args.embedder,
+                                 args.resize_width)
             for rate in (float(r) for r in args.rates.split(",")):
+                frames = all_frames[:int(round(rate * args.seconds))]
+                logs = {k: tempfile.TemporaryFile("w+") for k in ("detector", "follower")}
                 procs = {"detector": start_node("detector", env, [f"detector_model:={args.detector_model}",
-                                                                  f"resize_width:={args.resize_width}"]),
-                         "follower": start_node("follower", env, [f"embedder:={args.embedder}"])}
+                                                                  f"resize_width:={args.resize_width}"],
+                                                logs["detector"]),
+                         "follower": start_node("follower", env, [f"embedder:={args.embedder}"], logs["follower"])}
                 try:
                     ps = {k: psutil.Process(p.pid) for k, p in procs.items()}
                     if not client.wait_for_service(timeout_sec=60):
@@ -194,16 +209,24 @@ def main(args: argparse.Namespace) -> int:
                     deadline = time.monotonic() + 30
                     while probe.pub.get_subscription_count() < 2 and time.monotonic() < deadline:
                         time.sleep(0.05)
+                    if probe.pub.get_subscription_count() < 2:
+                        raise RuntimeError(f"{size_name} at {rate:g} Hz: the nodes did not subscribe to "
+                                           f"/image_raw within 30 s")
                     for p in ps.values():
                         p.cpu_percent()
                     service_ms: list[float] = []
+                    enrolled = threading.Event()
+
+                    def answered(fut, t0: float) -> None:
+                        service_ms.append((time.perf_counter() - t0) * 1e3)
+                        if fut.result() is not None and fut.result().success:
+                            enrolled.set()
 
                     def enroll() -> None:  # also measures how fast a busy follower answers services
                         t0 = time.perf_counter()
-                        fut = client.call_async(Trigger.Request())
-                        fut.add_done_callback(lambda _f: service_ms.append((time.perf_counter() - t0) * 1e3))
+                        client.call_async(Trigger.Request()).add_done_callback(lambda f, t0=t0: answered(f, t0))
 
-                    probe.run(frames, rate, enroll)
+                    probe.run(frames, rate, enroll, enrolled)
                     run = {"size": size_name, "rate_hz": rate, **probe.summary(),
                            "enroll_service_ms": percentiles(service_ms),
                            "inprocess_ms_per_frame": baseline,
@@ -213,11 +236,17 @@ def main(args: argparse.Namespace) -> int:
                     if lat.get("n") and baseline.get("n"):
                         run["middleware_added_ms_p50"] = lat["p50"] - baseline["p50"]
                         run["middleware_added_ms_p95"] = lat["p95"] - baseline["p95"]
+                    if not run["detections"]:  # say why instead of reporting a silent empty run
+                        for k, f in logs.items():
+                            f.seek(0)
+                            print(f"{k} log:\n{f.read()[-2000:]}", file=sys.stderr)
                     results["runs"].append(run)
                     print(json.dumps({k: run[k] for k in ("size", "rate_hz", "published", "poses")}))
                     node.destroy_publisher(probe.pub)
                 finally:
                     stop_nodes(procs.values())
+                    for f in logs.values():
+                        f.close()
     finally:
         ex.shutdown()
         node.destroy_node()

@@ -12,7 +12,6 @@ import threading
 import time
 from collections import OrderedDict
 
-import cv2
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
@@ -26,8 +25,10 @@ from vision_msgs.msg import Detection2DArray
 
 from reid_follow.config import FollowerConfig
 from reid_follow.follow.follower import TargetFollower
-from reid_follow.follow.types import FollowOutput, Observation
+from reid_follow.follow.offline import annotate
+from reid_follow.follow.types import Observation
 from reid_follow.pose import PoseEstimator, intrinsics
+from reid_follow.ros.drops import DropCounter
 from reid_follow.ros.image_conv import ImageConversionError, fill_image, to_bgr8
 from reid_follow.ros.messages import msg_to_detections, pose_msg, stamp_key
 from reid_follow.ros.params import declare_config
@@ -51,7 +52,8 @@ class FollowerNode(Node):
         self.dets: OrderedDict[int, Detection2DArray] = OrderedDict()
         self.last_stamp = -1
         self.camera_matrix: np.ndarray | None = None
-        self.counts = dict(images=0, detections=0, processed=0, poses=0, unmatched_dropped=0, stale_dropped=0,
+        self.drops = DropCounter()
+        self.counts = dict(images=0, images_dropped_while_busy=0, detections=0, processed=0, poses=0, unmatched_dropped=0, stale_dropped=0,
                            bad_frames=0)
         self.last_process_ms = 0.0
         self._bad_reported = 0
@@ -78,8 +80,9 @@ class FollowerNode(Node):
                                f"enroll rule '{self.cfg.follow.enroll_rule}')")
 
     # ---- input pairing ------------------------------------------------------------------------
-    def on_image(self, msg: Image) -> None:
+    def on_image(self, msg: Image, info: dict) -> None:
         self.counts["images"] += 1
+        self.counts["images_dropped_while_busy"] += self.drops.see(info)
         self._pair(stamp_key(msg.header), msg, self.images, self.dets, image_first=True)
 
     def on_detections(self, msg: Detection2DArray) -> None:
@@ -145,7 +148,7 @@ class FollowerNode(Node):
             self.pose.reset()
         self.status_pub.publish(String(data=out.state))
         if self.debug_pub is not None:
-            self.debug_pub.publish(fill_image(Image(header=image.header), draw(frame, out), "bgr8"))
+            self.debug_pub.publish(fill_image(Image(header=image.header), annotate(frame, out), "bgr8"))
         self.last_process_ms = (time.perf_counter() - t0) * 1e3
 
     def publish_diagnostics(self) -> None:
@@ -209,21 +212,6 @@ class FollowerNode(Node):
         else:  # rclpy ties a severity to each call site, so the two levels need their own lines
             self.get_logger().warning(f"{what}: {resp.message}")
         self.status_pub.publish(String(data=self.core.state))
-
-
-def draw(frame: np.ndarray, out: FollowOutput) -> np.ndarray:
-    """The frame with every track (grey) and the target (green, with its score) drawn on it."""
-    img = frame.copy()
-    for _tid, box in out.tracks:
-        x1, y1, x2, y2 = (int(v) for v in box)
-        cv2.rectangle(img, (x1, y1), (x2, y2), (160, 160, 160), 1)
-    if out.box is not None:
-        x1, y1, x2, y2 = (int(v) for v in out.box)
-        cv2.rectangle(img, (x1, y1), (x2, y2), (0, 220, 0), 3)
-        cv2.putText(img, f"target {out.score:.2f}", (x1, max(12, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                    (0, 220, 0), 1)
-    cv2.putText(img, out.state, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 255), 2)
-    return img
 
 
 def main(args: list[str] | None = None) -> None:

@@ -1,0 +1,101 @@
+"""A follower restarted mid-run with a saved gallery finds its person again without a new enrollment.
+
+Real footage (MOT16-05, its visible pedestrians as the detector's output) is replayed from a
+rosbag2 file to `reid-follow run` with `follow.gallery_file` set. The first process is enrolled
+through /enroll_target and stopped; a second process, never enrolled, starts from the file,
+reports `lost`, and then follows the same person: its poses equal the first run's on the frames
+both published.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from rosutil import call_trigger, new_domain, ros_context, start_runner, stop_process, wait_for
+
+from reid_follow.bagfile import make_bag
+from reid_follow.mot import read_mot
+
+pytestmark = pytest.mark.ros
+ENROLL_AFTER = 4
+
+
+@pytest.fixture(scope="module")
+def gt_bag(tmp_path_factory, mot16_05):
+    """MOT16-05 with its well visible pedestrians written as a detector's det.txt."""
+    tmp = tmp_path_factory.mktemp("restart")
+    gt = read_mot(mot16_05 / "gt" / "gt.txt")
+    lines = []
+    for i in range(1, 49):
+        rows = gt.at(i)
+        for (x, y, w, h), cls, flag, vis in zip(rows.xywh, rows.cls, rows.score, rows.visibility):
+            if cls == 1 and flag == 1 and vis >= 0.3:
+                lines.append(f"{i},-1,{x:.1f},{y:.1f},{w:.1f},{h:.1f},1.0")
+    det = tmp / "det.txt"
+    det.write_text("\n".join(lines) + "\n")
+    make_bag(mot16_05, tmp / "bag", det)
+    return tmp / "bag"
+
+
+def _play(bag, domain, gallery, enroll: bool) -> tuple[list[str], dict[int, tuple[float, float, float]], str]:
+    from geometry_msgs.msg import PoseStamped
+    from std_msgs.msg import String
+
+    from reid_follow.ros.bag_player import BagPlayer
+
+    proc = start_runner(domain, "--no-detector", "--set", f"follower.follow.gallery_file={gallery}",
+                        "--set", "follower.pose.smoothing=1.0")
+    states: list[str] = []
+    poses: dict[int, tuple[float, float, float]] = {}
+    try:
+        with ros_context(domain) as (ctx, executor):
+            import rclpy
+
+            node = rclpy.create_node("restart_test", context=ctx)
+            executor.add_node(node)
+            node.create_subscription(String, "/reid_follow/status", lambda m: states.append(m.data), 100)
+            node.create_subscription(PoseStamped, "/target_pose", lambda m: poses.__setitem__(
+                m.header.stamp.nanosec, (m.pose.position.x, m.pose.position.y, m.pose.position.z)), 100)
+            from std_srvs.srv import Trigger
+
+            assert node.create_client(Trigger, "/enroll_target").wait_for_service(timeout_sec=60), "no follower"
+            player = BagPlayer(node, bag, rate=0.5)  # every frame processed on 2 busy cores
+            assert player.wait_for_subscribers(("/image_raw", "/detections"), timeout=30)
+            seen = []
+
+            def on_message(topic: str, _t: int) -> None:
+                if topic == "/detections":
+                    seen.append(1)
+                    if enroll and len(seen) == ENROLL_AFTER:
+                        wait_for(lambda: len(states) >= ENROLL_AFTER, 10, "frames processed")
+                        assert call_trigger(node, "/enroll_target").success
+
+            player.play(on_message)
+            settled = {"n": -1, "at": 0.0}
+
+            def quiet() -> bool:  # no new status for a second: the last frame is done
+                if len(states) != settled["n"]:
+                    settled.update(n=len(states), at=time.monotonic())
+                return time.monotonic() - settled["at"] > 1.0
+
+            wait_for(quiet, 30, "the follower to finish the bag")
+            assert proc.poll() is None, "follower process died"
+    finally:
+        log = stop_process(proc)
+    return states, poses, log
+
+
+def test_restarted_follower_finds_its_person_from_the_saved_gallery(gt_bag, tmp_path):
+    gallery = tmp_path / "person.npz"
+    first_states, first_poses, log = _play(gt_bag, new_domain(), gallery, enroll=True)
+    assert "Traceback" not in log, log
+    assert "tracking" in first_states and gallery.is_file()
+    states, poses, log = _play(gt_bag, new_domain(), gallery, enroll=False)
+    assert "Traceback" not in log, log
+    assert states[0] == "lost"                            # knows a person, has not seen them yet
+    assert "tracking" in states and len(poses) >= 10      # found again, no /enroll_target call
+    common = set(poses) & set(first_poses)
+    assert len(common) >= 10
+    same = [k for k in common if all(abs(a - b) < 1e-6 for a, b in zip(poses[k], first_poses[k]))]
+    assert len(same) >= 0.9 * len(common)                 # the same person's box, not someone else's
