@@ -3,7 +3,7 @@
 Topics (relative, remap in launch): image_raw, detections, camera_info (optional),
 depth/image_raw (when follow.enroll_rule or pose uses depth: ``use_depth``), enroll_roi
 (sensor_msgs/RegionOfInterest) in; target_pose (geometry_msgs/PoseStamped), status
-(std_msgs/String: idle | enrolling | tracking | lost), debug_image (optional) out.
+(std_msgs/String: idle | enrolling | tracking | occluded | lost), debug_image (optional) out.
 Services: enroll_target, clear_target (std_srvs/Trigger).
 """
 from __future__ import annotations
