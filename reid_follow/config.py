@@ -95,7 +95,7 @@ def load_stack(path: str | Path | None = None, overrides: list[str] | None = Non
         raw = yaml.safe_load(path.read_text()) or {}
     except OSError as e:
         raise ConfigError(f"cannot read parameter file {path}: {e}") from e
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, ValueError, RecursionError) as e:  # ValueError: not UTF-8, int over 4300 digits
         raise ConfigError(f"parameter file {path} is not valid YAML: {e}") from e
     if not isinstance(raw, dict):
         raise ConfigError(f"parameter file {path}: top level must be a mapping of node names")
@@ -105,14 +105,20 @@ def load_stack(path: str | Path | None = None, overrides: list[str] | None = Non
             raise ConfigError(f"parameter file {path}: unknown node '{node}'; valid: {sorted(NODE_CONFIGS)}")
         if not isinstance(body, dict) or not isinstance(body.get("ros__parameters", {}), dict):
             raise ConfigError(f"parameter file {path}: '{node}' needs a 'ros__parameters' mapping")
-        per_node[node] = flatten_mapping(body.get("ros__parameters") or {})
+        try:
+            per_node[node] = flatten_mapping(body.get("ros__parameters") or {})
+        except ConfigError as e:
+            raise ConfigError(f"parameter file {path}: {e}") from None
     for item in overrides or []:
         key, sep, value = item.partition("=")
         node, dot, name = key.partition(".")
         if not sep or not dot or node not in NODE_CONFIGS:
             raise ConfigError(f"override {item!r} must look like node.param=value with node in "
                               f"{sorted(NODE_CONFIGS)}")
-        per_node.setdefault(node, {})[name] = yaml.safe_load(value) if value else ""
+        try:
+            per_node.setdefault(node, {})[name] = yaml.safe_load(value) if value else ""
+        except (yaml.YAMLError, ValueError, RecursionError) as e:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML: {e}") from None
     try:
         return StackConfig(**{n: from_flat(cls, per_node.get(n, {})) for n, cls in NODE_CONFIGS.items()})
     except ConfigError as e:

@@ -84,6 +84,8 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
             number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"parameter '{name}' must be a number, got {value!r}") from None
+        except OverflowError:   # an int too large for a float
+            raise ConfigError(f"parameter '{name}' must be a finite number, got {value!r}") from None
         if not math.isfinite(number):
             raise ConfigError(f"parameter '{name}' must be a finite number, got {value!r}")
         return number
@@ -94,7 +96,10 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     if origin is list:
         (item,) = typing.get_args(hint)
         if isinstance(value, str):
-            value = yaml.safe_load(value)
+            try:
+                value = yaml.safe_load(value)
+            except (yaml.YAMLError, ValueError, RecursionError):
+                raise ConfigError(f"parameter '{name}' must be a list, got {value!r}") from None
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"parameter '{name}' must be a list, got {value!r}")
         return [_coerce(f"{name}[{i}]", v, item) for i, v in enumerate(value)]
@@ -125,12 +130,14 @@ def from_flat(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
     return obj
 
 
-def flatten_mapping(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_mapping(d: dict[str, Any], prefix: str = "", _parents: tuple[int, ...] = ()) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         name = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(flatten_mapping(v, name + "."))
+            if id(v) in _parents or v is d:
+                raise ConfigError(f"parameter '{name}' contains itself (a recursive YAML alias)")
+            out.update(flatten_mapping(v, name + ".", (*_parents, id(d))))
         else:
             out[name] = v
     return out

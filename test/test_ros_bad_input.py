@@ -100,7 +100,7 @@ def test_bad_images_and_detections_keep_nodes_up(stack):
     # 2) a good frame, then enroll
     s["img_pub"].publish(image_msg(s["frame"], 1))
     s["det_pub"].publish(dets_msg(1, [good_box]))
-    wait_for(lambda: "idle" in s["states"], 5, "first frame processed")
+    wait_for(lambda: s["nodes"]["follower"].counts["processed"] >= 1, 5, "first frame processed")
     reply = call_trigger(s["client"], "/enroll_target")
     assert reply.success, reply.message
     # 3) unknown encoding -> clear error, skipped
@@ -144,8 +144,9 @@ def test_bad_images_and_detections_keep_nodes_up(stack):
 
     diags: list = []
     s["client"].create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
-    wait_for(lambda: diags, 5, "diagnostics")
-    values = {kv.key: kv.value for kv in diags[-1].status[0].values}
+    follower_status = lambda: [st for d in diags for st in d.status if st.name == "reid_follow: follower"]  # noqa: E731
+    wait_for(follower_status, 5, "follower diagnostics")  # the detector publishes its own too
+    values = {kv.key: kv.value for kv in follower_status()[-1].values}
     assert int(values["bad_frames"]) == 3 and values["state"] == "tracking"
     assert int(values["processed"]) >= 3
     # Camera info with zeros falls back to parameters with a warning.

@@ -58,6 +58,9 @@ def state_dict_of(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         if key in obj and isinstance(obj[key], Mapping):
             obj = obj[key]
             break
+    names = [k for k in obj if not isinstance(k, str)]
+    if names:
+        raise CheckpointError(f"checkpoint entry names are not strings: {names[:5]}")
     state = {k.removeprefix("module."): v for k, v in obj.items()}
     bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
     if bad:
@@ -131,6 +134,8 @@ def checkpoint_grid(num_patches: int, patch: int, input_size: tuple[int, int]) -
     from .vit import grid_size, square_grid
 
     sizes = (tuple(input_size),) + tuple(s for s in COMMON_INPUT_SIZES if s != tuple(input_size))
+    if num_patches < 1:
+        raise CheckpointError(f"a position embedding with {num_patches} patch tokens has no token grid")
     for size in sizes:
         for stride in range(patch, 0, -1):
             g = grid_size(size, patch, stride)
@@ -153,14 +158,19 @@ def _fit_pos_embed(model: nn.Module, state: dict[str, torch.Tensor], key: str, t
     if key not in state or state[key].shape == target.shape:
         return
     pe = state[key]
-    if pe.dim() != 3 or pe.shape[0] != 1 or pe.shape[2] != target.shape[2]:
-        raise CheckpointError(f"{key}: shape {tuple(pe.shape)} cannot be resized to {tuple(target.shape)}")
+    _check_pos_embed_shape(key, pe, target)
     n = pe.shape[1] - 1
     source = GridSource(square_grid(n), None, None) if trust_square and square_grid(n) else \
         checkpoint_grid(n, backbone.patch_size, model.spec.input_size)
     new = backbone.patch_embed.grid
     log.warning("resizing position embedding %s from a %dx%d grid (%s) to %dx%d", key, *source.grid, source, *new)
     state[key] = interpolate_pos_embed(pe, source.grid, new)
+
+
+def _check_pos_embed_shape(key: str, pe: torch.Tensor, target: torch.Tensor) -> None:
+    """A resizable position embedding is (1, 1 + n, D) with n >= 1 patch tokens and the model's D."""
+    if pe.dim() != 3 or pe.shape[0] != 1 or pe.shape[1] < 2 or pe.shape[2] != target.shape[2]:
+        raise CheckpointError(f"{key}: shape {tuple(pe.shape)} cannot be resized to {tuple(target.shape)}")
 
 
 def _summarise(keys: list[str], limit: int = 12) -> str:
@@ -181,7 +191,10 @@ def load_state_strict(module: nn.Module, state: Mapping[str, torch.Tensor], what
                               f"\n  missing keys ({len(missing)}): {_summarise(missing) or '-'}"
                               f"\n  unexpected keys ({len(unexpected)}): {_summarise(unexpected) or '-'}"
                               f"\n  shape mismatches ({len(shapes)}): {_summarise(shapes) or '-'}")
-    module.load_state_dict(state, strict=False)
+    try:
+        module.load_state_dict(state, strict=False)
+    except RuntimeError as e:   # e.g. tensors without data (saved from the meta device)
+        raise CheckpointError(f"{what}: cannot copy the weights into {type(module).__name__}: {e}") from e
 
 
 def _drop(state: dict[str, torch.Tensor], prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
@@ -230,6 +243,7 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
         if hasattr(model, "backbone") and hasattr(model.backbone, "pos_embed"):
             key = "backbone.pos_embed"
             if key in state and state[key].shape != model.backbone.pos_embed.shape:
+                _check_pos_embed_shape(key, state[key], model.backbone.pos_embed)
                 _check_transreid_stride(model, state[key].shape[1] - 1, path)
                 _fit_pos_embed(model, state, key, trust_square=False)
     elif obj["model_name"] != model.spec.name:
@@ -257,6 +271,9 @@ def transreid_config(state: Mapping[str, torch.Tensor], input_size: tuple[int, i
     proj = state.get("base.patch_embed.proj.weight")
     if pe is None or proj is None:
         raise CheckpointError("TransReID checkpoint lacks base.pos_embed or base.patch_embed.proj.weight")
+    if pe.dim() != 3 or proj.dim() != 4:
+        raise CheckpointError(f"TransReID checkpoint: base.pos_embed {tuple(pe.shape)} must be (1, tokens, D) and "
+                              f"base.patch_embed.proj.weight {tuple(proj.shape)} must be (D, 3, patch, patch)")
     patch = int(proj.shape[-1])
     source = checkpoint_grid(pe.shape[1] - 1, patch, input_size)
     if source.input_size is None:
@@ -267,7 +284,7 @@ def transreid_config(state: Mapping[str, torch.Tensor], input_size: tuple[int, i
                            "depth": len({k.split(".")[2] for k in state if k.startswith("base.blocks.")}),
                            "jpm": any(k.startswith("b2.") for k in state)}
     sie = state.get("base.sie_embed", state.get("base.cv_embed"))
-    if sie is not None:
+    if sie is not None and sie.dim() >= 1:
         cfg["camera_num"] = int(sie.shape[0])
     if "base.blocks.0.attn.qkv.bias" not in state:
         cfg["qkv_bias"] = False
@@ -304,13 +321,26 @@ def load_inference_model(name: str, path: str | Path, **cfg: Any) -> nn.Module:
         if obj["model_name"] != name:
             raise CheckpointError(f"{path} holds a {obj['model_name']!r} model, not {name!r}")
         saved_cfg = obj.get("model_cfg", {"input_size": obj["input_size"]} if "input_size" in obj else {})
-        model = build_model(name, **{**saved_cfg, **cfg})
+        if not isinstance(saved_cfg, Mapping):
+            raise CheckpointError(f"{path}: model_cfg must be a dict of build_model arguments, got {saved_cfg!r}")
+        model = _build_saved(name, {**saved_cfg, **cfg}, path)
         load_weights(model, path)
     elif layout == "transreid":
         size = tuple(cfg.get("input_size", COMMON_INPUT_SIZES[0]))
-        model = build_model(name, **{**transreid_config(state_dict_of(obj), size), **cfg})
+        model = _build_saved(name, {**transreid_config(state_dict_of(obj), size), **cfg}, path)
         load_weights(model, path)
     else:
         model = build_model(name, **cfg)
         load_pretrained(model, path)
     return model.eval()
+
+
+def _build_saved(name: str, cfg: dict[str, Any], path: str | Path) -> nn.Module:
+    """``build_model`` with settings read from a checkpoint: settings it rejects are a CheckpointError."""
+    from . import build_model
+
+    try:
+        return build_model(name, **cfg)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: cannot build {name!r} with the checkpoint's settings {cfg}: "
+                              f"{type(e).__name__}: {e}") from e

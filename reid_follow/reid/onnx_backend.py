@@ -8,6 +8,7 @@ graphs, so it is applied exactly once, here.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,21 @@ def onnx_providers(device: str) -> list[str]:
     raise ValueError(f"unknown device {device!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:<index>'")
 
 
+def _channel_stats(path: Path, meta: dict[str, str], key: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    """Per-channel (R, G, B) normalisation from the model's metadata: a JSON list of 3 finite numbers."""
+    if key not in meta:
+        return default
+    try:
+        value = json.loads(meta[key])
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or len(value) != 3 or \
+            not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        raise ValueError(f"{path}: metadata {key} must be a JSON list of 3 finite numbers (R, G, B), "
+                         f"got {meta[key]!r}")
+    return tuple(float(v) for v in value)
+
+
 class OnnxEmbedder:
     """onnxruntime session + roi_align crops; ``dim`` from the model's output shape."""
 
@@ -70,12 +86,13 @@ class OnnxEmbedder:
                              f"{[(i.name, i.shape) for i in inputs]} and outputs {[(o.name, o.shape) for o in outputs]}")
         inp, out = inputs[0], outputs[0]
         shape = list(inp.shape)
-        if len(shape) != 4 or shape[1] not in (3, "3") or not all(isinstance(s, int) for s in shape[2:]):
-            raise ValueError(f"{path}: input {inp.name!r} must be (N, 3, H, W) with fixed H and W; "
+        if len(shape) != 4 or shape[1] not in (3, "3") or not all(isinstance(s, int) and s >= 1 for s in shape[2:]) \
+                or isinstance(shape[0], int) and shape[0] < 1:
+            raise ValueError(f"{path}: input {inp.name!r} must be (N, 3, H, W) with fixed H and W (>= 1); "
                              f"expected (N, 3, H, W), got {tuple(shape)}")
         if inp.type not in _ORT_TYPES:
             raise ValueError(f"{path}: input {inp.name!r} has type {inp.type}; expected float32 or float16")
-        if len(out.shape) != 2 or not isinstance(out.shape[1], int):
+        if len(out.shape) != 2 or not isinstance(out.shape[1], int) or out.shape[1] < 1:
             raise ValueError(f"{path}: output {out.name!r} must be (N, D) with a fixed D; got {tuple(out.shape)}")
         self.input_name, self.output_name = inp.name, out.name
         self.input_dtype = _ORT_TYPES[inp.type]
@@ -83,8 +100,10 @@ class OnnxEmbedder:
         self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
         self.dim = int(out.shape[1])
         meta = self.session.get_modelmeta().custom_metadata_map
-        self.mean = tuple(json.loads(meta[META_MEAN])) if META_MEAN in meta else IMAGENET_MEAN
-        self.std = tuple(json.loads(meta[META_STD])) if META_STD in meta else IMAGENET_STD
+        self.mean = _channel_stats(path, meta, META_MEAN, IMAGENET_MEAN)
+        self.std = _channel_stats(path, meta, META_STD, IMAGENET_STD)
+        if not all(s > 0 for s in self.std):
+            raise ValueError(f"{path}: metadata {META_STD} must be positive, got {self.std}")
         if self.config.warmup:
             self._forward(torch.zeros(1, 3, *self.input_size))
 

@@ -65,6 +65,9 @@ class BagPlayer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if all(p.get_subscription_count() > 0 for p in pubs):
+                # The publisher sees the subscription before the subscriber has matched the
+                # publisher; best-effort samples sent in between are lost, so give it a moment.
+                time.sleep(0.5)
                 return True
             time.sleep(0.05)
         return False
