@@ -89,6 +89,7 @@ class Probe:
     """Publishes frames and records publish / arrival times per stamp."""
 
     def __init__(self, node) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseStamped
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import Image
@@ -104,6 +105,16 @@ class Probe:
                                  lambda m: self.det_at.setdefault(key(m.header), time.perf_counter()), 100)
         node.create_subscription(PoseStamped, "/target_pose",
                                  lambda m: self.pose_at.setdefault(key(m.header), time.perf_counter()), 100)
+        # Each node's own compute time per frame, measured inside it under the same CPU sharing.
+        self.node_ms: dict[str, list[float]] = {"detector": [], "follower": []}
+        node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+
+    def _on_diagnostics(self, msg) -> None:
+        for status in msg.status:
+            values = {kv.key: kv.value for kv in status.values}
+            for name, key in (("detector", "last_detect_ms"), ("follower", "last_process_ms")):
+                if status.name == f"reid_follow: {name}" and float(values.get(key, 0)) > 0:
+                    self.node_ms[name].append(float(values[key]))
 
     def run(self, frames: list[np.ndarray], rate: float, enroll, enrolled: threading.Event) -> None:
         from sensor_msgs.msg import Image
@@ -135,7 +146,8 @@ class Probe:
         return {"published": len(self.sent), "detections": len(det), "poses": len(pose),
                 "dropped_by_detector": len(self.sent) - len(det),
                 "latency_ms_image_to_detections": percentiles(det),
-                "latency_ms_image_to_target_pose": percentiles(pose)}
+                "latency_ms_image_to_target_pose": percentiles(pose),
+                "node_compute_ms": {k: percentiles(v) for k, v in self.node_ms.items()}}
 
 
 def start_node(executable: str, env: dict, sets: list[str], log=None) -> subprocess.Popen:
@@ -236,6 +248,12 @@ def main(args: argparse.Namespace) -> int:
                     if lat.get("n") and baseline.get("n"):
                         run["middleware_added_ms_p50"] = lat["p50"] - baseline["p50"]
                         run["middleware_added_ms_p95"] = lat["p95"] - baseline["p95"]
+                    compute = run["node_compute_ms"]
+                    if lat.get("n") and all(c.get("n") for c in compute.values()):
+                        # what is left of the latency once both nodes' own compute (measured inside them,
+                        # under the same CPU sharing) is taken out: transport, queueing, scheduling
+                        run["latency_beyond_node_compute_ms_p50"] = \
+                            lat["p50"] - compute["detector"]["p50"] - compute["follower"]["p50"]
                     if not run["detections"]:  # say why instead of reporting a silent empty run
                         for k, f in logs.items():
                             f.seek(0)
