@@ -5,6 +5,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The same examples on every run, so CI passes or fails on the code, not on the draw; explore new
+# inputs with `HYPOTHESIS_PROFILE=explore bash scripts/test.sh`.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("REID_FOLLOW_SHARED", REPO.parent / "shared"))
