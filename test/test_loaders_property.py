@@ -442,6 +442,20 @@ def _pos_embed_refused(msg: str) -> bool:
         "position embedding has" in msg and "stride" in msg
 
 
+def _set_pos_embed(state: dict, done: dict, key: str, pos: tuple | None) -> tuple | None:
+    """A position embedding may be resized to the model's grid, so a perturbed shape is judged like
+    an explicit ``pos``: set it to zeros of that shape and drop it from the expected errors.
+    Returns the shape now judged (None: unchanged)."""
+    if key in done["shape"]:
+        done["shape"].discard(key)
+        pos = tuple(state[key].shape) if pos is None else pos
+    if pos is not None:
+        state[key] = torch.zeros(pos)
+        for group in done.values():
+            group.discard(key)
+    return pos
+
+
 @settings(max_examples=60, **FIXTURE_OK)
 @given(data=st.data(), pos=st.one_of(st.none(), st.sampled_from(POS_SHAPES)))
 @example(data=None, pos=(33,)).via("IndexError on a 1-D position embedding")
@@ -452,13 +466,7 @@ def test_state_dict_perturbations_transreid_layout(tmp_path, data, pos):
         state, done = dict(VIT_STATE), {"missing": set(), "unexpected": set(), "shape": set()}
     else:
         state, done = _perturb(data.draw, VIT_STATE)
-    if "backbone.pos_embed" in done["shape"]:          # may be resized: judged like an explicit pos below
-        done["shape"].discard("backbone.pos_embed")
-        pos = tuple(state["backbone.pos_embed"].shape) if pos is None else pos
-    if pos is not None:
-        state["backbone.pos_embed"] = torch.zeros(pos)
-        for group in done.values():
-            group.discard("backbone.pos_embed")
+    pos = _set_pos_embed(state, done, "backbone.pos_embed", pos)
     path = tmp_path / "official.pth"
     torch.save(_to_official(state), path)
     rename = lambda k: k  # noqa: E731  (the messages use our names)
@@ -531,13 +539,7 @@ def test_imagenet_state_dict_into_vit(tmp_path, data, heads, pos):
             done["missing"].discard(k)
     for h in heads:
         state[h] = torch.zeros(3)
-    if "pos_embed" in done["shape"]:                   # may be resized: judged like an explicit pos below
-        done["shape"].discard("pos_embed")
-        pos = tuple(state["pos_embed"].shape) if pos is None else pos
-    if pos is not None:
-        state["pos_embed"] = torch.zeros(pos)
-        for group in done.values():
-            group.discard("pos_embed")
+    pos = _set_pos_embed(state, done, "pos_embed", pos)
     path = tmp_path / "imagenet.pth"
     torch.save(state, path)
     bad = {k for group in done.values() for k in group}
