@@ -86,8 +86,18 @@ def call_trigger(node, name: str, timeout: float = 10.0):
 
     client = node.create_client(Trigger, name)
     assert client.wait_for_service(timeout_sec=timeout), f"service {name} not available"
-    future = client.call_async(Trigger.Request())
-    wait_for(future.done, timeout, f"reply from {name}")
+    # wait_for_service sees the server's request reader; until the server has also matched this
+    # client's response reader a reply can be lost (DDS discovery is per endpoint), so a call that
+    # got no answer in a few seconds is sent again.
+    deadline = time.monotonic() + timeout
+    while True:
+        future = client.call_async(Trigger.Request())
+        try:
+            wait_for(future.done, min(5.0, max(deadline - time.monotonic(), 0.1)), f"reply from {name}")
+            break
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
     node.destroy_client(client)
     return future.result()
 

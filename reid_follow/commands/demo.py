@@ -130,9 +130,12 @@ def replay(bag: Path, out: Path, rate: float, enroll_after: int, nodes: subproce
 
     def on_message(topic: str, _t: int) -> None:
         state["published"] += topic == "/image_raw"
-        if state["enrolled"] or pending["future"] is not None or len(state["states"]) < enroll_after:
+        # A call unanswered for 3 s is sent again: a reply can be lost while DDS discovery of the
+        # service's response channel is still in progress.
+        waiting = pending["future"] is not None and time.monotonic() - pending["sent"] < 3.0
+        if state["enrolled"] or waiting or len(state["states"]) < enroll_after:
             return
-        pending["future"] = client.call_async(Trigger.Request())
+        pending["future"], pending["sent"] = client.call_async(Trigger.Request()), time.monotonic()
         pending["future"].add_done_callback(on_reply)
 
     t0 = time.monotonic()
