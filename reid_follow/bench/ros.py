@@ -3,10 +3,11 @@
 A publisher replays real footage (vtest.avi by default) at each rate and size; per frame it records
 when the image was published and when its /detections and /target_pose arrived (same clock), and
 psutil samples each node process.  The in-process baseline runs detector + follower core + pose on
-the same frames with no middleware, so ``ros_p50 - inprocess_p50`` is what ROS adds. When the
-detector is slower than the camera a frame can also wait for the one in progress, which makes
-that difference an upper bound; with a detector faster than the frame period (YOLOX-nano through
-``--detector-model onnx:``) it is the middleware's own cost.
+the same frames with no middleware, so ``ros_p50 - inprocess_p50`` is what running as ROS nodes
+adds. That difference also holds the nodes competing for the CPU (and, with a detector slower
+than the camera, a frame waiting for the one in progress), so each node's own compute per frame
+is read from /diagnostics too, and ``latency_beyond_node_compute_ms_p50`` is what is left once
+it is taken out: transport, waiting and scheduling.
 """
 from __future__ import annotations
 

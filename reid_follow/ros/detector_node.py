@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -13,7 +13,7 @@ from reid_follow.config import DetectorConfig
 from reid_follow.detect import build_detector
 from reid_follow.ros.drops import DropCounter
 from reid_follow.ros.image_conv import ImageConversionError, to_bgr8
-from reid_follow.ros.messages import detections_to_msg
+from reid_follow.ros.messages import detections_to_msg, diagnostics_msg
 from reid_follow.ros.params import declare_config
 from reid_follow.ros.problems import ProblemLog
 
@@ -61,14 +61,9 @@ class DetectorNode(Node):
         level = DiagnosticStatus.WARN if self.drops.dropped else DiagnosticStatus.OK
         message = (f"{self.drops.dropped} frame(s) skipped while busy (newest frame kept)" if self.drops.dropped
                    else "ok")
-        values = [KeyValue(key="frames", value=str(self.frames)),
-                  KeyValue(key="dropped_while_busy", value=str(self.drops.dropped)),
-                  KeyValue(key="bad_frames", value=str(self.bad_frames)),
-                  KeyValue(key="last_detect_ms", value=f"{self.last_detect_ms:.1f}")]
-        msg = DiagnosticArray(status=[DiagnosticStatus(level=level, name="reid_follow: detector", message=message,
-                                                       hardware_id=self.get_fully_qualified_name(), values=values)])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.diag_pub.publish(msg)
+        values = {"frames": self.frames, "dropped_while_busy": self.drops.dropped, "bad_frames": self.bad_frames,
+                  "last_detect_ms": f"{self.last_detect_ms:.1f}"}
+        self.diag_pub.publish(diagnostics_msg(self, "reid_follow: detector", level, message, values))
 
 
 def main(args: list[str] | None = None) -> None:

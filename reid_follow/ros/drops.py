@@ -14,14 +14,13 @@ class DropCounter:
         self._last: dict[bytes, int] = {}
         self.dropped = 0
 
-    def see(self, info: dict) -> int:
-        """Record one received sample's info; returns how many of its publisher's samples were skipped."""
+    def see(self, info: dict) -> None:
+        """Record one received sample's info; ``dropped`` grows by the samples of its publisher skipped."""
         seq = info.get("publication_sequence_number")
         if not seq:
-            return 0
+            return
         key = bytes((info.get("publisher_gid") or {}).get("data", b""))
         last = self._last.get(key)
         self._last[key] = seq
-        gap = seq - last - 1 if last is not None and seq > last else 0
-        self.dropped += gap
-        return gap
+        if last is not None and seq > last:
+            self.dropped += seq - last - 1

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
@@ -30,7 +30,7 @@ from reid_follow.follow.types import Observation
 from reid_follow.pose import PoseEstimator, intrinsics
 from reid_follow.ros.drops import DropCounter
 from reid_follow.ros.image_conv import ImageConversionError, fill_image, to_bgr8
-from reid_follow.ros.messages import msg_to_detections, pose_msg, stamp_key
+from reid_follow.ros.messages import diagnostics_msg, msg_to_detections, pose_msg, stamp_key
 from reid_follow.ros.params import declare_config
 from reid_follow.ros.problems import ProblemLog
 
@@ -53,7 +53,7 @@ class FollowerNode(Node):
         self.last_stamp = -1
         self.camera_matrix: np.ndarray | None = None
         self.drops = DropCounter()
-        self.counts = dict(images=0, images_dropped_while_busy=0, detections=0, processed=0, poses=0, unmatched_dropped=0, stale_dropped=0,
+        self.counts = dict(images=0, detections=0, processed=0, poses=0, unmatched_dropped=0, stale_dropped=0,
                            bad_frames=0)
         self.last_process_ms = 0.0
         self._bad_reported = 0
@@ -82,7 +82,7 @@ class FollowerNode(Node):
     # ---- input pairing ------------------------------------------------------------------------
     def on_image(self, msg: Image, info: dict) -> None:
         self.counts["images"] += 1
-        self.counts["images_dropped_while_busy"] += self.drops.see(info)
+        self.drops.see(info)
         self._pair(stamp_key(msg.header), msg, self.images, self.dets, image_first=True)
 
     def on_detections(self, msg: Detection2DArray) -> None:
@@ -162,13 +162,9 @@ class FollowerNode(Node):
             level, message = DiagnosticStatus.ERROR, f"{state}; {new_bad} bad frame(s) skipped in the last second"
         elif state == "lost":
             level = DiagnosticStatus.WARN
-        values = [KeyValue(key="state", value=state), KeyValue(key="last_process_ms", value=f"{self.last_process_ms:.1f}")]
-        values += [KeyValue(key=k, value=str(v)) for k, v in self.counts.items()]
-        status = DiagnosticStatus(level=level, name="reid_follow: follower", message=message,
-                                  hardware_id=self.get_fully_qualified_name(), values=values)
-        msg = DiagnosticArray(status=[status])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.diag_pub.publish(msg)
+        values = {"state": state, "last_process_ms": f"{self.last_process_ms:.1f}", **self.counts,
+                  "images_dropped_while_busy": self.drops.dropped}
+        self.diag_pub.publish(diagnostics_msg(self, "reid_follow: follower", level, message, values))
 
     def _camera_matrix(self, width: int, height: int) -> np.ndarray:
         if self.camera_matrix is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
@@ -67,4 +68,13 @@ def pose_msg(header: Header, frame_id: str, position: np.ndarray) -> PoseStamped
     msg.header.stamp, msg.header.frame_id = header.stamp, frame_id
     msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in position)
     msg.pose.orientation.w = 1.0
+    return msg
+
+
+def diagnostics_msg(node, name: str, level: bytes, message: str, values: dict[str, object]) -> DiagnosticArray:
+    """One node's status for /diagnostics, stamped now, ``values`` as key/value strings."""
+    status = DiagnosticStatus(level=level, name=name, message=message, hardware_id=node.get_fully_qualified_name(),
+                              values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+    msg = DiagnosticArray(status=[status])
+    msg.header.stamp = node.get_clock().now().to_msg()
     return msg
