@@ -1,13 +1,26 @@
 """What the following core takes in and gives back each frame."""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 import numpy as np
 
-# 'occluded': the target's track went unmatched for fewer than follow.lost_after_frames frames;
-# like 'lost', no target box (and so no /target_pose) is reported.
-STATES = ("idle", "enrolling", "tracking", "occluded", "lost")
+class State(enum.StrEnum):
+    """The follower's state; a StrEnum so string comparisons and the published status keep working.
+
+    OCCLUDED: the target's track went unmatched for fewer than follow.lost_after_frames frames;
+    like LOST, no target box (and so no /target_pose) is reported.
+    """
+
+    IDLE = "idle"
+    ENROLLING = "enrolling"
+    TRACKING = "tracking"
+    OCCLUDED = "occluded"
+    LOST = "lost"
+
+
+STATES = tuple(s.value for s in State)
 
 
 @dataclass
@@ -33,7 +46,9 @@ class FollowOutput:
 
     ``score`` is the target confidence (1.0 right after enrollment, the classifier's score after);
     ``tracks`` lists every person's track matched this frame; ``embedded`` counts the crops
-    embedded this frame (selective embedding).
+    embedded this frame (selective embedding). ``predicted`` is True when ``box`` is a
+    motion-coasted prediction rather than a detection; ``scores`` maps each track scored this
+    frame to its target confidence in [0, 1] (for the benchmark's calibration plot).
     """
 
     state: str
@@ -42,3 +57,5 @@ class FollowOutput:
     track_id: int | None = None
     tracks: list[tuple[int, np.ndarray]] = field(default_factory=list)
     embedded: int = 0
+    predicted: bool = False
+    scores: dict[int, float] = field(default_factory=dict)
