@@ -21,7 +21,8 @@ setup(
     maintainer_email="dev@reid-follow.invalid",
     description="Follow one enrolled person with re-identification, tracking and ROS 2 nodes.",
     license="Apache-2.0",
-    tests_require=["pytest"],
+    # colcon test runs pytest when pytest is a "test" extra (setuptools dropped tests_require)
+    extras_require={"test": ["pytest", "hypothesis"]},
     entry_points={
         "console_scripts": [
             "reid-follow = reid_follow.cli:main",

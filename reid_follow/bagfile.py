@@ -2,14 +2,20 @@
 
 rosbag2_py is not installable here; rosbags writes the same MCAP / sqlite3 bags that
 ``ros2 bag play`` reads.  vision_msgs types are registered from the installed .msg definitions.
+The bag records the QoS its topics were offered with (sensor data for the camera topics, so
+``ros2 bag play`` publishes them best effort as a camera driver does) and the ROS distro whose
+message definitions it holds.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import yaml
+from scipy.special import expit
 from tqdm import tqdm
 
 from reid_follow.mot import read_mot, xywh_to_xyxy
@@ -17,6 +23,8 @@ from reid_follow.video import FrameSource
 
 IMAGE_T, INFO_T, DETS_T = "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "vision_msgs/msg/Detection2DArray"
 START_NS = 1_700_000_000 * 1_000_000_000  # a fixed, realistic epoch so bags are reproducible
+DISTRO = "kilted"  # the message definitions typestore() uses (Stores.ROS2_KILTED)
+SENSOR_DATA_TOPICS = ("/image_raw", "/camera_info")  # offered as rclpy's qos_profile_sensor_data
 
 
 def vision_msgs_dir() -> Path:
@@ -35,12 +43,34 @@ def vision_msgs_dir() -> Path:
 def typestore():
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-    ts = get_typestore(Stores.ROS2_KILTED)
+    ts = get_typestore(Stores[f"ROS2_{DISTRO.upper()}"])
     types: dict = {}
     for f in sorted(vision_msgs_dir().glob("*.msg")):
         types.update(get_types_from_msg(f.read_text(), f"vision_msgs/msg/{f.stem}"))
     ts.register(types)
     return ts
+
+
+def unit_scores(scores: np.ndarray) -> np.ndarray:
+    """Detection scores in vision_msgs' range [0, 1]: a det.txt whose scores already are (FRCNN,
+    SDP, ground truth) keeps them; raw detector margins (MOT16's DPM: about -0.5 to 3) go through
+    the logistic function, which keeps their order."""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.size == 0 or (s.min() >= 0.0 and s.max() <= 1.0):
+        return s
+    return expit(s)
+
+
+def offered_qos(topic: str):
+    """What the recorded publisher offered: sensor data (best effort, depth 5) for the camera
+    topics, the rclpy default (reliable, depth 10) for the rest."""
+    from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+
+    sensor = topic in SENSOR_DATA_TOPICS
+    zero = QosTime(0, 0)  # rosbag2's "default" deadline, lifespan and lease
+    return [Qos(QosHistory.KEEP_LAST, 5 if sensor else 10,
+                QosReliability.BEST_EFFORT if sensor else QosReliability.RELIABLE, QosDurability.VOLATILE,
+                zero, zero, QosLiveliness.AUTOMATIC, zero, False)]
 
 
 def make_bag(video: str | Path, out: str | Path, detections: str | Path | None = None,
@@ -57,6 +87,8 @@ def make_bag(video: str | Path, out: str | Path, detections: str | Path | None =
     if not fps or fps <= 0 or not math.isfinite(fps):
         raise ValueError(f"invalid frame rate {fps} for {video}")
     dets = read_mot(detections) if detections else None
+    if dets is not None:
+        dets = dataclasses.replace(dets, score=unit_scores(dets.score))
     ts = typestore()
     m = ts.types
     out = Path(out)
@@ -66,9 +98,12 @@ def make_bag(video: str | Path, out: str | Path, detections: str | Path | None =
     total = min(len(src), max_frames) if max_frames else len(src)
     n = 0
     with Writer(out, version=9, storage_plugin=plugin) as w:
-        c_img = w.add_connection("/image_raw", IMAGE_T, typestore=ts)
-        c_info = w.add_connection("/camera_info", INFO_T, typestore=ts)
-        c_det = w.add_connection("/detections", DETS_T, typestore=ts) if dets is not None else None
+        def connection(topic: str, msgtype: str):
+            return w.add_connection(topic, msgtype, typestore=ts, offered_qos_profiles=offered_qos(topic))
+
+        c_img = connection("/image_raw", IMAGE_T)
+        c_info = connection("/camera_info", INFO_T)
+        c_det = connection("/detections", DETS_T) if dets is not None else None
         for i, frame in enumerate(tqdm(src, total=total, desc="bag make", unit="frame")):
             if max_frames and i >= max_frames:
                 break
@@ -85,7 +120,16 @@ def make_bag(video: str | Path, out: str | Path, detections: str | Path | None =
                 w.write(c_det, t, ts.serialize_cdr(detection_array(m, header, xywh_to_xyxy(rows.xywh), rows.score),
                                                    DETS_T))
             n += 1
+    set_distro(out)
     return n
+
+
+def set_distro(bag: Path) -> None:
+    """Write the distro name into metadata.yaml (rosbags writes 'rosbags' there)."""
+    meta_path = bag / "metadata.yaml"
+    meta = yaml.safe_load(meta_path.read_text())
+    meta["rosbag2_bagfile_information"]["ros_distro"] = DISTRO
+    meta_path.write_text(yaml.safe_dump(meta, sort_keys=False))
 
 
 def camera_info(m, header, width: int, height: int, horizontal_fov_deg: float):
@@ -113,6 +157,14 @@ def detection_array(m, header, boxes: np.ndarray, scores: np.ndarray):
             hypothesis=m["vision_msgs/msg/ObjectHypothesis"](class_id="person", score=float(s)), pose=pose)
         dets.append(m["vision_msgs/msg/Detection2D"](header=header, results=[hyp], bbox=bbox, id=str(i)))
     return m[DETS_T](header=header, detections=dets)
+
+
+def bag_topics(path: str | Path) -> dict[str, tuple[str, list]]:
+    """topic -> (type, offered QoS profiles as rosbags.interfaces.Qos) of a bag."""
+    from rosbags.rosbag2 import Reader
+
+    with Reader(Path(path)) as r:
+        return {c.topic: (c.msgtype, list(c.ext.offered_qos_profiles)) for c in r.connections}
 
 
 def read_bag(path: str | Path) -> Iterator[tuple[str, str, int, bytes]]:

@@ -78,6 +78,19 @@ log "installing reid_follow (editable)"
 mkdir -p "$VENV/share/ament_index/resource_index/packages"
 touch "$VENV/share/ament_index/resource_index/packages/reid_follow"
 ln -sfn "$REPO" "$VENV/share/reid_follow"
+# ros2 run / ros2 launch look for executables in <prefix>/lib/<package> (what colcon installs via
+# setup.cfg); an editable pip install puts them in bin/ only, so link each console script there.
+mkdir -p "$VENV/lib/reid_follow"
+"$PY" - "$VENV" <<'PYEOF'
+import importlib.metadata, os, sys
+venv = sys.argv[1]
+for ep in importlib.metadata.distribution("reid_follow").entry_points:
+    if ep.group == "console_scripts":
+        link = os.path.join(venv, "lib", "reid_follow", ep.name)
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(os.path.join("..", "..", "bin", ep.name), link)
+PYEOF
 "$PY" -c 'from ament_index_python.packages import get_package_share_directory as g; import os; assert os.path.isfile(os.path.join(g("reid_follow"), "config", "follow.yaml"))'
 
 echo "$HASH" >"$STAMP"

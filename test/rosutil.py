@@ -1,16 +1,13 @@
-"""Test harness for ROS tests: an isolated middleware environment and a client node.
+"""The ROS tests' side of reid_follow.ros.harness (the one harness the demo, soak and bench use too).
 
 Every test process gets its own ROS domain and the SHM-only profile; /dev/shm segments that a
-test creates are removed afterwards.
+test creates are removed afterwards; every wait is on a condition, with a timeout that scales
+with the machine's load.
 """
 from __future__ import annotations
 
 import os
-import random
 import subprocess
-import sys
-import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,11 +16,20 @@ import pytest
 rclpy = pytest.importorskip("rclpy", reason="rclpy not importable (run scripts/setup.sh)")
 pytest.importorskip("vision_msgs.msg", reason="vision_msgs not built (run scripts/setup.sh)")
 
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
-
-from reid_follow.ros.middleware import middleware_env  # noqa: E402
+from reid_follow.ros import harness  # noqa: E402
+from reid_follow.ros.harness import (  # noqa: E402,F401  (re-exported for the tests)
+    Diagnostics,
+    TriggerClient,
+    call_trigger,
+    new_domain,
+    scaled,
+    stop,
+    wait_for,
+    wait_until_quiet,
+)
 
 SHM = Path("/dev/shm")
+LOG_DIR = str(Path(os.environ.get("TMPDIR", "/tmp")) / "reid_follow_test_logs")
 
 
 def shm_entries() -> set[str]:
@@ -36,84 +42,28 @@ def clean_shm(before: set[str]) -> None:
 
 
 def isolated_env(domain_id: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("ROS_AUTOMATIC_DISCOVERY_RANGE", None)
-    env.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
-    env.update(middleware_env(domain_id))
-    env["ROS_LOG_DIR"] = str(Path(os.environ.get("TMPDIR", "/tmp")) / "reid_follow_test_logs")
-    return env
-
-
-def new_domain() -> int:
-    return random.Random(os.getpid() ^ time.time_ns()).randint(100, 200)
+    """harness.isolated_env with the nodes' logs out of the home directory."""
+    return {**harness.isolated_env(domain_id), "ROS_LOG_DIR": LOG_DIR}
 
 
 @contextmanager
 def ros_context(domain_id: int):
-    """An rclpy context on ``domain_id`` with the SHM-only profile, and an executor thread."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(isolated_env(domain_id))
+    """harness.client_context, removing the SHM segments it created afterwards."""
     before = shm_entries()
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=domain_id)
-    executor = MultiThreadedExecutor(num_threads=3, context=ctx)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
+    os.environ.setdefault("ROS_LOG_DIR", LOG_DIR)
     try:
-        yield ctx, executor
+        with harness.client_context(domain_id) as (ctx, executor):
+            yield ctx, executor
     finally:
-        executor.shutdown()
-        rclpy.shutdown(context=ctx)
-        thread.join(timeout=5)
-        os.environ.clear()
-        os.environ.update(saved)
         clean_shm(before)
 
 
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def call_trigger(node, name: str, timeout: float = 10.0):
-    """Call a std_srvs/Trigger service as `ros2 service call NAME std_srvs/srv/Trigger` does."""
-    from std_srvs.srv import Trigger
-
-    client = node.create_client(Trigger, name)
-    assert client.wait_for_service(timeout_sec=timeout), f"service {name} not available"
-    # wait_for_service sees the server's request reader; until the server has also matched this
-    # client's response reader a reply can be lost (DDS discovery is per endpoint), so a call that
-    # got no answer in a few seconds is sent again.
-    deadline = time.monotonic() + timeout
-    while True:
-        future = client.call_async(Trigger.Request())
-        try:
-            wait_for(future.done, min(5.0, max(deadline - time.monotonic(), 0.1)), f"reply from {name}")
-            break
-        except AssertionError:
-            if time.monotonic() >= deadline:
-                raise
-    node.destroy_client(client)
-    return future.result()
-
-
 def start_runner(domain_id: int, *args: str) -> subprocess.Popen:
-    """`reid-follow run ARGS` in its own process on ``domain_id``."""
-    return subprocess.Popen([sys.executable, "-m", "reid_follow.cli", "run", *args], env=isolated_env(domain_id),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """`reid-follow run ARGS` in its own process on ``domain_id``, output piped for stop_process."""
+    os.environ.setdefault("ROS_LOG_DIR", LOG_DIR)
+    return harness.start_stack(domain_id, args)
 
 
 def stop_process(proc: subprocess.Popen) -> str:
-    if proc.poll() is None:
-        proc.send_signal(2)  # SIGINT: clean shutdown removes the process's SHM segments
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.stdout.read() if proc.stdout else ""
+    """Stop a process from start_runner; its output."""
+    return stop(proc)

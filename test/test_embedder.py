@@ -108,9 +108,13 @@ def test_flip_average_is_mirror_invariant(frame: np.ndarray, osnet: Path) -> Non
     mirrored = np.ascontiguousarray(frame[:, ::-1])
     mboxes = BOXES.copy()
     mboxes[:, [0, 2]] = w - BOXES[:, [2, 0]]
-    np.testing.assert_allclose(emb.embed(frame, BOXES), emb.embed(mirrored, mboxes), atol=1e-4)
-    plain = build_embedder(f"onnx:{osnet}", "cpu").embed(frame, BOXES)
-    assert not np.allclose(plain, emb.embed(frame, BOXES), atol=1e-3)
+    plain = build_embedder(f"onnx:{osnet}", "cpu")
+    # cv2 samples at 1/32 px and rounds crops to uint8, so mirrored crops are equal only to about
+    # one grey level: the flip average must remove nearly all of the plain embedding's mirror change.
+    flip_change = np.abs(emb.embed(frame, BOXES) - emb.embed(mirrored, mboxes)).max()
+    plain_change = np.abs(plain.embed(frame, BOXES) - plain.embed(mirrored, mboxes)).max()
+    assert flip_change < 5e-3 and flip_change < 0.1 * plain_change
+    assert not np.allclose(plain.embed(frame, BOXES), emb.embed(frame, BOXES), atol=1e-2)
 
 
 def test_osnet_separates_identities(mot16_05: Path, osnet: Path) -> None:
@@ -169,3 +173,50 @@ def test_pair_auc() -> None:
     assert pair_auc(sim2, np.array([[True, False], [False, True]])) == 0.875  # 3 wins + 1 tie of 4
     with pytest.raises(ValueError, match="same-id and different-id"):
         pair_auc(sim, np.ones_like(same))
+
+
+def test_cv2_crops_match_roi_align(frame: np.ndarray) -> None:
+    """The CPU crops (cv2) sample what the GPU path (roi_align) samples, also for boxes larger than
+    the crop (anti-aliased by supersampling) and boxes cut by the frame edge."""
+    from reid_follow.reid.crops import crop_boxes_uint8, roi_align_crops
+
+    h, w = frame.shape[:2]
+    big = cv2.resize(frame, (3 * w, 3 * h), interpolation=cv2.INTER_LINEAR)    # people 3x taller than 256 px
+    edge = np.array([[-20.5, 10.25, 70.0, 300.0], [w - 90.0, h - 250.0, w + 15.0, h + 3.0]], np.float32)
+    for img, boxes, size in ((frame, BOXES, (256, 128)), (frame, edge, (256, 128)), (big, 3.3 * BOXES, (256, 128)),
+                             (frame, BOXES, (128, 64))):
+        ours = crop_boxes_uint8(img, boxes, size)[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32)
+        ref = roi_align_crops(img, boxes, size, torch.device("cpu")).numpy()
+        diff = np.abs(ours - ref)           # a plain bilinear warp of the 3x boxes differs by up to 8
+        assert diff.max() <= 2.5 and diff.mean() < 0.5, (size, diff.max(), diff.mean())
+
+
+def test_normalise_crops_and_buffers(frame: np.ndarray) -> None:
+    """One cv2 call gives (x/255 - mean)/std per RGB channel; reused buffers give the same values."""
+    from reid_follow.reid.crops import RAW, CropBuffers, crop_boxes, crop_boxes_uint8, normalise_crops
+
+    crops = crop_boxes_uint8(frame, BOXES, (256, 128))
+    mean, std = (0.1, 0.5, 0.9), (0.2, 0.3, 0.6)                     # unlike channels: catches an R/B swap
+    ref = (crops[..., ::-1].astype(np.float64) / 255 - mean) / std
+    np.testing.assert_allclose(normalise_crops(crops, mean, std), ref.transpose(0, 3, 1, 2), atol=1e-5)
+    np.testing.assert_array_equal(normalise_crops(crops, *RAW), crops[..., ::-1].transpose(0, 3, 1, 2))
+    np.testing.assert_array_equal(crop_boxes(frame, BOXES, (256, 128), torch.device("cpu")).numpy(),
+                                  crops[..., ::-1].transpose(0, 3, 1, 2))
+    buffers = CropBuffers()
+    first = normalise_crops(crop_boxes_uint8(frame, BOXES, (256, 128), buffers), mean, std, buffers)
+    np.testing.assert_array_equal(first, normalise_crops(crops, mean, std))
+    second = normalise_crops(crop_boxes_uint8(frame, BOXES[1:], (256, 128), buffers), mean, std, buffers)
+    assert second.shape == (2, 3, 256, 128) and np.shares_memory(first, second)   # no new allocation
+    np.testing.assert_array_equal(second, normalise_crops(crops[1:], mean, std))
+    assert normalise_crops(crop_boxes_uint8(frame, np.zeros((0, 4)), (256, 128), buffers), mean, std,
+                           buffers).shape == (0, 3, 256, 128)
+
+
+def test_onnx_threads_do_not_spin(tmp_path: Path) -> None:
+    """By default onnxruntime's idle threads block instead of busy-waiting: spinning threads took the
+    cores from the follower's BLAS work after every embedding (classifier refits 25x slower)."""
+    path = _gap_onnx(tmp_path / "gap.onnx", ["N", 3, 64, 32])
+    key = "session.intra_op.allow_spinning"
+    assert build_embedder(f"onnx:{path}", "cpu").session.get_session_options().get_session_config_entry(key) == "0"
+    spinning = build_embedder(f"onnx:{path}", "cpu", EmbedderConfig(onnx_spinning=True))
+    assert spinning.session.get_session_options().get_session_config_entry(key) == "1"

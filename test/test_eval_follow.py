@@ -1,65 +1,180 @@
-"""eval-follow: scenario building, the metrics on hand-checked outputs, and a small real run."""
+"""eval-follow: stress conditions, the metrics on hand-made outputs, the detector cache, a quick run."""
 from __future__ import annotations
 
 import argparse
 import json
 
+import numpy as np
 import pytest
 
 from reid_follow.commands import eval_follow
-from reid_follow.follow.evaluate import build_scenario, choose_targets, pedestrians, score_run
-from reid_follow.follow.types import FollowOutput
-from reid_follow.mot import read_mot
+from reid_follow.follow.evaluate import (ABSENCE_FRAMES, Condition, build_scenario, cached_detections,
+                                         choose_targets, discover_sequences, load_sequence, score_run)
+from reid_follow.follow.types import FollowOutput, State
+from reid_follow.mot import xywh_to_xyxy
+from reid_follow.tracking.geometry import iou_matrix
 
 
-def test_scenario_hides_the_target(mot16_05) -> None:
-    sc = build_scenario(mot16_05, 6, "gt", 48)
-    gt = pedestrians(read_mot(mot16_05 / "gt" / "gt.txt"))
+@pytest.fixture(scope="module")
+def mot16_dpm(mot16_05, tmp_path_factory):
+    """MOT16-05 with its own DPM det.txt."""
+    return load_sequence(mot16_05, "det.txt", "", tmp_path_factory.mktemp("dets"))
+
+
+def _perfect(sc) -> list[FollowOutput]:
+    """The target's gt box on every visible frame after enrollment, nothing elsewhere."""
+    return [FollowOutput(State.TRACKING, sc.target_boxes[i].copy()) if sc.present[i] and f >= sc.enroll_frame
+            else FollowOutput(State.LOST) for i, f in enumerate(sc.frames)]
+
+
+def _rows(det) -> set[tuple]:
+    return {(int(f), *np.round(b, 1)) for f, b in zip(det.frame, det.xywh)}
+
+
+def test_targets_and_sequences(shared_data, mot16_dpm) -> None:
+    found, skipped = discover_sequences(shared_data)
+    names = {p.name for p in found}
+    assert {"MOT16-05-first48", "PathTrack-UU-test", "OTB-Crossing", "OTB-Human3-first199"} <= names
+    assert not any(n.startswith("MOT17") for n in names) and any("MOT17-04" in s for s in skipped)
+    targets = choose_targets(mot16_dpm, 5)
+    assert len(targets) >= 4 and 2 not in targets          # person 2 is never visible enough to enroll on
+    for t in targets:
+        sc = build_scenario(mot16_dpm, t, Condition.BASE)
+        r = (mot16_dpm.gt.ids == t) & (mot16_dpm.gt.frame == sc.enroll_frame)
+        assert mot16_dpm.gt.visibility[r][0] >= 0.9           # enrolled where fully visible
+        assert np.allclose(sc.enroll_box, xywh_to_xyxy(mot16_dpm.gt.xywh[r])[0])
+
+
+@pytest.mark.parametrize("condition", [Condition.FPS2, Condition.FPS3, Condition.FPS4])
+def test_fps_subsampling_keeps_every_kth_frame_and_scores_only_those(mot16_dpm, condition) -> None:
+    k = condition.step
+    base = build_scenario(mot16_dpm, 14, Condition.BASE)
+    sc = build_scenario(mot16_dpm, 14, condition)
+    assert sc.enroll_frame in sc.frames and np.all(np.diff(sc.frames) == k)
+    assert sc.frames[0] <= k and sc.frames[-1] > 48 - k and sc.fps == pytest.approx(base.fps / k)
+    assert set(np.unique(sc.detections.frame)) <= set(sc.frames)
+    kept = np.isin(base.detections.frame, sc.frames)
+    assert _rows(sc.detections) == _rows(type(base.detections)(*(getattr(base.detections, a)[kept] for a in (
+        "frame", "ids", "xywh", "score", "cls", "visibility"))))
+    m = score_run(sc, _perfect(sc))
+    after = sc.frames >= sc.enroll_frame
+    assert m["frames"] == len(sc.frames) and m["visible_frames"] == int((sc.present & after).sum())
+    assert m["success"] == 1.0 and m["wrong_person"] == 0.0 and m["absent_correct"] == 1.0
+    with pytest.raises(ValueError, match="kept frames"):
+        score_run(sc, _perfect(base))                         # one output per kept frame, not per frame
+
+
+def test_enrollment_miss_removes_exactly_the_targets_detections(mot16_dpm) -> None:
+    for target in choose_targets(mot16_dpm, 5):
+        base = build_scenario(mot16_dpm, target, Condition.BASE)
+        sc = build_scenario(mot16_dpm, target, Condition.ENROLL_MISS)
+        e = sc.enroll_frame
+        removed = _rows(base.detections) - _rows(sc.detections)
+        assert _rows(sc.detections) <= _rows(base.detections)
+        assert removed and {f for f, *_ in removed} <= set(range(e, e + 4))
+        assert not sc.detectable[sc.enroll_index: sc.enroll_index + 4].any()
+        gt = mot16_dpm.gt
+        for f, *xywh in removed:                              # each one is the target's, best matched to it
+            people = gt.frame == f
+            iou = iou_matrix(xywh_to_xyxy(np.array(xywh)), xywh_to_xyxy(gt.xywh[people]))[0]
+            assert gt.ids[people][iou.argmax()] == target and iou.max() >= 0.3
+        assert sc.detectable[sc.enroll_index + 4:].any()
+
+
+def test_drop_and_jitter_are_seeded_and_sized(mot16_dpm) -> None:
+    base = build_scenario(mot16_dpm, 4, Condition.BASE)
+    drop = build_scenario(mot16_dpm, 4, Condition.DROP, seed=3)
+    assert _rows(drop.detections) <= _rows(base.detections)
+    assert 0.12 < 1 - len(drop.detections) / len(base.detections) < 0.28
+    assert _rows(build_scenario(mot16_dpm, 4, Condition.DROP, seed=3).detections) == _rows(drop.detections)
+    assert _rows(build_scenario(mot16_dpm, 4, Condition.DROP, seed=4).detections) != _rows(drop.detections)
+    jit = build_scenario(mot16_dpm, 4, Condition.JITTER)
+    assert np.array_equal(jit.detections.frame, base.detections.frame)
+    rel = (jit.detections.xywh - base.detections.xywh) / np.tile(base.detections.xywh[:, 2:], 2)
+    assert np.std(rel) == pytest.approx(0.05, rel=0.15)
+
+
+def test_forced_absence_on_a_long_sequence(pathtrack, tmp_path) -> None:
+    seq = load_sequence(pathtrack, "gt", "", tmp_path)
+    assert build_scenario(load_sequence(pathtrack.parent / "MOT16-05-first48", "gt", "", tmp_path), 1,
+                          Condition.ABSENCE) is None            # 48 frames: no room for 100 absent ones
+    target = next(t for t in choose_targets(seq, 5) if build_scenario(seq, t, Condition.ABSENCE) is not None)
+    sc = build_scenario(seq, target, Condition.ABSENCE)
     first, last = sc.hidden
-    assert last - first + 1 >= 5 and first > sc.enroll_frame
-    assert not sc.present[first - 1:last].any()
-    assert sc.detectable[sc.enroll_frame - 1]
-    low = gt.visibility < 0.3                                      # low-visibility people have no detection
-    for f in (5, 20, 40):
-        boxes = sc.detections.xywh[sc.detections.frame == f]
-        assert len(boxes) <= int(((gt.frame == f) & ~low).sum())
-    assert 6 in choose_targets(read_mot(mot16_05 / "gt" / "gt.txt"), 48, 3, 0.3)
+    assert last - first + 1 == ABSENCE_FRAMES and first > sc.enroll_frame
+    window = (sc.frames >= first) & (sc.frames <= last)
+    assert not sc.present[window].any() and sc.present[~window & (sc.frames >= sc.enroll_frame)].any()
+    for i in np.flatnonzero(window):
+        assert not (sc.detectable[i] or any(iou_matrix(sc.target_boxes[i], xywh_to_xyxy(b))[0, 0] >= 0.5
+                                            for b in sc.detections.xywh[sc.detections.frame == sc.frames[i]]))
+    m = score_run(sc, _perfect(sc))
+    assert m["absent_frames"] >= ABSENCE_FRAMES and m["reacquired"] == m["reappearances"] >= 1
+    late = _perfect(sc)
+    back = int(np.searchsorted(sc.frames, last + 1))
+    for i in range(back, back + 31):                            # not found within 30 frames of coming back
+        late[i] = FollowOutput(State.LOST)
+    assert score_run(sc, late)["reacquired"] == m["reacquired"] - 1
 
 
-def test_metrics_on_known_outputs(mot16_05) -> None:
-    sc = build_scenario(mot16_05, 6, "gt", 48)
-    n = len(sc.present)
-    outs = []
-    for i in range(n):
-        if not sc.present[i]:
-            outs.append(FollowOutput("lost"))
-        elif i == sc.enroll_frame:                                  # one frame on someone else
-            outs.append(FollowOutput("tracking", sc.others[i][0].copy()))
-        else:
-            outs.append(FollowOutput("tracking", sc.target_boxes[i].copy()))
-    m = score_run(sc, outs)
-    visible = int(sc.present[sc.enroll_frame - 1:].sum())
-    assert m["visible_frames"] == visible
-    assert m["success"] == pytest.approx((visible - 1) / visible)
-    assert m["wrong_frames"] == 1 and m["wrong_person"] == pytest.approx(1 / (visible - 1 + 1))
-    assert m["absent_correct"] == 1.0 and m["latency_mean"] == 0.0
-    assert m["reacquired"] == m["reappearances"] >= 1
-    r = next(i for i in range(sc.hidden[1], n) if sc.present[i])  # first visible frame after the window
-    assert sc.present[r:r + 3].all()
-    late = list(outs)
-    late[r] = late[r + 1] = FollowOutput("lost")                 # found two frames after reappearing
-    assert score_run(sc, late)["latency_max"] == 2
+def test_wrong_person_and_absence_metrics(mot16_dpm) -> None:
+    sc = build_scenario(mot16_dpm, 14, Condition.BASE)
+    after = sc.frames >= sc.enroll_frame
+    stranger = [FollowOutput(State.TRACKING, sc.others[i][0].copy()) if after[i] else FollowOutput(State.IDLE)
+                for i in range(len(sc.frames))]
+    m = score_run(sc, stranger)                                 # always on someone else
+    assert m["wrong_person"] == 1.0 and m["success"] == 0.0 and m["absent_correct"] == 0.0
+    assert m["wrong_frames"] == int(after.sum())
+    perfect = score_run(sc, _perfect(sc))
+    assert perfect["success"] == 1.0 and perfect["absent_correct"] == 1.0 and perfect["absent_frames"] > 0
+    assert perfect["reappearances"] >= 1 and perfect["latency_mean"] == 0.0
+    one_wrong = _perfect(sc)
+    i = sc.enroll_index + 1
+    one_wrong[i] = FollowOutput(State.TRACKING, sc.others[i][0].copy())
+    m = score_run(sc, one_wrong)
+    assert m["wrong_frames"] == 1 and m["wrong_person"] == pytest.approx(1 / perfect["reported_frames"])
+    assert m["success"] == pytest.approx(1 - 1 / perfect["visible_frames"])
 
 
-def test_eval_follow_command(shared_data, tmp_path) -> None:
+def test_single_target_gt_scores_no_wrong_person(shared_data, shared_models, tmp_path) -> None:
+    spec = f"onnx:{shared_models / 'yolox_nano.onnx'}"
+    crossing = shared_data / "OTB-Crossing"
+    det = cached_detections(crossing, spec, tmp_path, progress=False)
+    path = tmp_path / "OTB-Crossing-yolox_nano.txt"
+    stamp = path.stat().st_mtime_ns
+    again = cached_detections(crossing, spec, tmp_path, progress=False)   # read back, not re-detected
+    assert path.stat().st_mtime_ns == stamp and np.array_equal(again.xywh, det.xywh)
+    seq = load_sequence(crossing, "detector", spec, tmp_path)
+    assert not seq.full_gt and choose_targets(seq, 5) == [1]
+    sc = build_scenario(seq, 1, Condition.BASE)
+    assert sc.enroll_frame == 1 and sc.detectable.mean() > 0.5  # YOLOX finds the crossing pedestrian
+    m = score_run(sc, _perfect(sc))
+    assert m["wrong_person"] is None and m["absent_correct"] is None and m["success"] == 1.0
+    assert m["detector_recall"] == pytest.approx(sc.detectable[sc.present].mean())
+
+
+def test_eval_follow_quick(shared_data, tmp_path) -> None:
     p = argparse.ArgumentParser()
     eval_follow.add_arguments(p)
-    args = p.parse_args(["--data", str(shared_data), "--sequences", "MOT16-05-first48", "--targets", "1",
-                         "--sources", "gt", "--out", str(tmp_path)])
+    args = p.parse_args(["--data", str(shared_data), "--quick", "--out", str(tmp_path / "out"),
+                         "--det-cache", str(tmp_path / "dets")])
     assert eval_follow.main(args) == 0
-    result = json.loads((tmp_path / "results.json").read_text())
-    rows = {r["embedder"]: r for r in result["summary"]}
-    assert set(rows) == {"default", "motion-only"}
-    assert rows["default"]["success"] >= 0.9 and rows["default"]["wrong_person"] <= 0.02
-    assert rows["default"]["success"] > rows["motion-only"]["success"] + 0.1
-    assert list(tmp_path.glob("timeline-*.png")) and "| MOT16-05-first48 |" in (tmp_path / "table.md").read_text()
+    result = json.loads((tmp_path / "out" / "results.json").read_text())
+    cells = {(r["source"], r["condition"], r["follower"]): r for r in result["summary"]}
+    followers = {"default", eval_follow.MOTION_ONLY, eval_follow.TRACKER_PEER}
+    assert {f for *_, f in cells} == followers
+    assert {c for _, c, _ in cells} == {"base", "fps/3", "enroll-miss"}
+    assert {s for s, *_ in cells} == {"det.txt", "yolox_nano"}
+    assert all(r["runs"] == 2 for r in cells.values())
+    for (source, condition, follower), r in cells.items():
+        assert 0.0 <= r["success"] <= 1.0 and r["ms_per_frame"] > 0
+        if follower == eval_follow.TRACKER_PEER:
+            # it reports only detections (and the user's box at enrollment): never above the bound
+            slack = 1.0 / min(x["visible_frames"] for x in result["runs"] if x["source"] == source
+                              and x["condition"] == condition and x["follower"] == follower)
+            assert r["success"] <= r["detector_recall"] + slack
+    assert cells[("yolox_nano", "base", eval_follow.TRACKER_PEER)]["success"] > 0.8
+    # the tracker peer enrolls on a missed detection by starting a track from the box
+    assert cells[("yolox_nano", "enroll-miss", eval_follow.TRACKER_PEER)]["success"] > 0.5
+    assert {r["follower"] for r in result["macro"]} == followers
+    assert (tmp_path / "out" / "summary.png").stat().st_size > 0 and (tmp_path / "dets").is_dir()
+    assert "| MOT16-05-first48 | det.txt | base | default |" in (tmp_path / "out" / "table.md").read_text()

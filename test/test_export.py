@@ -14,7 +14,7 @@ from reid_follow.cli import main as cli_main
 from reid_follow.models import build_model
 from reid_follow.models.checkpoint import save_checkpoint
 from reid_follow.models.export import export_onnx, parity
-from reid_follow.reid import build_embedder
+from reid_follow.reid import EmbedderConfig, build_embedder
 
 torch.set_num_threads(1)
 
@@ -85,3 +85,30 @@ def test_cli_and_embedders_agree(tmp_path: Path, mot16_05: Path, capsys: pytest.
     via_onnx = build_embedder(f"onnx:{out}", "cpu").embed(frame, boxes)
     np.testing.assert_allclose(via_onnx, via_torch, atol=1e-4)
     assert not np.allclose(via_torch[0], via_torch[1], atol=1e-2)
+
+
+def test_sie_camera_input_parity_and_embedders(tmp_path: Path, mot16_05: Path) -> None:
+    """A model with SIE exports a ``camera`` input (the SIE row); parity over random rows, and
+    torch: / onnx: embedders given the same sie_camera / sie_view agree, differing per camera."""
+    model = _calibrated(build_model("vit_tiny_transreid", stride=12, jpm=True, camera_num=3, view_num=2))
+    ckpt = tmp_path / "sie.pth"
+    save_checkpoint(ckpt, model, {"stride": 12, "jpm": True, "camera_num": 3, "view_num": 2}, epoch=1)
+    path = export_onnx(model, tmp_path / "sie.onnx", dynamic_batch=True)
+    graph = onnx.load(str(path))
+    assert [i.name for i in graph.graph.input] == ["input", "camera"] and _dims(graph.graph.input[1]) == ["batch"]
+    meta = {p.key: p.value for p in graph.metadata_props}
+    assert json.loads(meta["reid_follow.sie"]) == {"camera_num": 3, "view_num": 2}
+    _assert_parity(parity(model, path, (1, 8)), 1e-4)
+    frame = cv2.imread(str(mot16_05 / "img1" / "000010.jpg"))
+    boxes = np.array([[100, 120, 160, 300], [300, 100, 380, 330]], dtype=np.float32)
+    feats = {}
+    for cam, view in ((0, 0), (2, 1)):
+        cfg = EmbedderConfig(warmup=False, sie_camera=cam, sie_view=view)
+        feats[cam] = build_embedder(f"torch:vit_tiny_transreid:{ckpt}", "cpu", cfg).embed(frame, boxes)
+        via_onnx = build_embedder(f"onnx:{path}", "cpu", cfg).embed(frame, boxes)
+        np.testing.assert_allclose(via_onnx, feats[cam], atol=1e-4)
+    assert not np.allclose(feats[0], feats[2], atol=1e-3)
+    with pytest.raises(ValueError, match="sie_view=2, but the SIE table of .* has 2 views"):
+        build_embedder(f"onnx:{path}", "cpu", EmbedderConfig(warmup=False, sie_view=2))
+    plain = export_onnx(_calibrated(build_model("vit_tiny_transreid")), tmp_path / "plain.onnx")
+    assert [i.name for i in onnx.load(str(plain)).graph.input] == ["input"]

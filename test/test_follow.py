@@ -6,7 +6,7 @@ import pytest
 
 from reid_follow.config_base import ConfigError
 from reid_follow.follow.config import FollowConfig
-from reid_follow.follow.evaluate import build_scenario, score_run
+from reid_follow.follow.evaluate import Condition, build_scenario, load_sequence, score_run
 from reid_follow.follow.follower import TargetFollower
 from reid_follow.follow.offline import follow_frames, mot_detections
 from reid_follow.follow.types import STATES, FollowOutput, Observation
@@ -21,9 +21,10 @@ def frames(mot16_05):
 
 
 @pytest.fixture(scope="module")
-def hidden_target(mot16_05, frames):
-    """Person 6 of MOT16-05: occluded by others, plus hidden for a window of frames."""
-    return build_scenario(mot16_05, 6, "gt", len(frames))
+def hidden_target(mot16_05, frames, tmp_path_factory):
+    """Person 4 of MOT16-05 (gt boxes as detections): occluded by others, plus hidden for frames 16-25."""
+    seq = load_sequence(mot16_05, "gt", "", tmp_path_factory.mktemp("dets"))
+    return build_scenario(seq, 4, Condition.ABSENCE, absence_frames=10, absence_at=16)
 
 
 def _run(sc, frames, embedder, cfg=None, log=None):

@@ -60,7 +60,7 @@ def test_center_loss_by_hand() -> None:
     assert float(center(feats, torch.tensor([0, 1])).detach()) == pytest.approx((25 + 1) / 2)
 
 
-def test_reid_loss_sums_global_and_mean_of_locals() -> None:
+def test_reid_loss_weights_global_and_mean_of_locals_as_transreid() -> None:
     torch.manual_seed(0)
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
     feats = [torch.randn(6, 8) for _ in range(3)]
@@ -72,7 +72,8 @@ def test_reid_loss_sums_global_and_mean_of_locals() -> None:
         return float(label_smoothing_ce(lg, labels, 0.1) + batch_hard_triplet(f, labels, 0.3)[0])
 
     total, parts = loss_fn(logits, feats, labels)
-    expected = one(logits[0], feats[0]) + (one(logits[1], feats[1]) + one(logits[2], feats[2])) / 2
+    # official TransReID JPM weighting: 0.5 * global + 0.5 * mean(locals)
+    expected = 0.5 * one(logits[0], feats[0]) + 0.5 * (one(logits[1], feats[1]) + one(logits[2], feats[2])) / 2
     assert float(total) == pytest.approx(expected, rel=1e-5)
     assert parts["loss"] == pytest.approx(expected, rel=1e-5) and "local" in parts
     single, _ = loss_fn(logits[:1], feats[:1], labels)

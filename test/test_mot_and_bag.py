@@ -60,3 +60,37 @@ def test_bag_round_trip_of_real_footage(tmp_path, mot16_05):
     assert np.allclose(np.diff(stamps), 1e9 / 14, atol=1)  # seqinfo frameRate
     with pytest.raises(FileExistsError):
         make_bag(mot16_05, out)
+
+
+def test_bag_metadata_qos_distro_and_unit_scores(tmp_path, mot16_05):
+    """What `ros2 bag play` reads from the bag: sensor-data QoS for the camera topics, reliable
+    detections, the distro name; detection scores in vision_msgs' 0-1 with their order kept."""
+    import yaml
+
+    from reid_follow.bagfile import DISTRO, bag_topics, unit_scores
+
+    out = tmp_path / "bag"
+    make_bag(mot16_05, out, mot16_05 / "det" / "det.txt", max_frames=8)
+    info = yaml.safe_load((out / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert info["ros_distro"] == DISTRO == "kilted"
+    qos = {t["topic_metadata"]["name"]: t["topic_metadata"]["offered_qos_profiles"][0]
+           for t in info["topics_with_message_count"]}
+    assert qos["/image_raw"]["reliability"] == qos["/camera_info"]["reliability"] == "best_effort"
+    assert qos["/image_raw"]["history"] == "keep_last" and qos["/image_raw"]["depth"] == 5
+    assert qos["/detections"]["reliability"] == "reliable"
+    assert {t: q[0].reliability.name for t, (_, q) in bag_topics(out).items()} == {
+        "/image_raw": "BEST_EFFORT", "/camera_info": "BEST_EFFORT", "/detections": "RELIABLE"}
+    raw = read_mot(mot16_05 / "det" / "det.txt")
+    assert raw.score.min() < 0 and raw.score.max() > 1          # DPM margins, not probabilities
+    ts = typestore()
+    got = []
+    for topic, msgtype, _t, data in read_bag(out):
+        if topic == "/detections":
+            got += [d.results[0].hypothesis.score for d in ts.deserialize_cdr(data, msgtype).detections]
+    expected = unit_scores(raw.score)[raw.frame <= 8]
+    np.testing.assert_allclose(got, expected)
+    assert 0 < min(got) and max(got) < 1
+    order = np.argsort(raw.score[raw.frame <= 8], kind="stable")
+    assert (np.diff(np.asarray(got)[order]) >= 0).all()          # same ranking as the detector's
+    probabilities = np.array([0.0, 0.3, 1.0])
+    np.testing.assert_array_equal(unit_scores(probabilities), probabilities)  # already 0-1: kept

@@ -56,7 +56,7 @@ def stack(mot16_05):
         client = rclpy.create_node("bad_input_client", context=ctx)
         executor.add_node(client)
         states: list[str] = []
-        client.create_subscription(String, "/reid_follow/status", lambda m: states.append(m.data), 100)
+        client.create_subscription(String, "/status", lambda m: states.append(m.data), 100)
         img_pub = client.create_publisher(Image, "/image_raw", 10)
         det_pub = client.create_publisher(Detection2DArray, "/detections", 10)
         wait_for(lambda: img_pub.get_subscription_count() >= 2 and det_pub.get_subscription_count() >= 1, 10,

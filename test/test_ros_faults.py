@@ -36,7 +36,7 @@ def follower(mot16_05):
         for n in (node, client):
             executor.add_node(n)
         got = {"states": [], "poses": []}
-        client.create_subscription(String, "/reid_follow/status", lambda m: got["states"].append(m.data), 1000)
+        client.create_subscription(String, "/status", lambda m: got["states"].append(m.data), 1000)
         client.create_subscription(PoseStamped, "/target_pose", lambda m: got["poses"].append(m), 1000)
         pubs = dict(img=client.create_publisher(Image, "/image_raw", 10),
                     det=client.create_publisher(Detection2DArray, "/detections", 10),

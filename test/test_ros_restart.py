@@ -8,13 +8,13 @@ person whose box gives exactly that position.
 """
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import numpy as np
 import pytest
 
-from rosutil import call_trigger, new_domain, ros_context, start_runner, stop_process, wait_for
+from rosutil import (Diagnostics, TriggerClient, call_trigger, new_domain, ros_context, start_runner, stop_process,
+                     wait_for, wait_until_quiet)
 
 from reid_follow.bagfile import START_NS, make_bag
 from reid_follow.mot import read_mot, xywh_to_xyxy
@@ -73,13 +73,12 @@ def _play(bag, domain, gallery, enroll: bool) -> tuple[list[str], dict[int, tupl
 
             node = rclpy.create_node("restart_test", context=ctx)
             executor.add_node(node)
-            node.create_subscription(String, "/reid_follow/status", lambda m: states.append(m.data), 100)
+            node.create_subscription(String, "/status", lambda m: states.append(m.data), 100)
             node.create_subscription(PoseStamped, "/target_pose", lambda m: poses.__setitem__(
                 m.header.stamp.sec * 10**9 + m.header.stamp.nanosec,
                 (m.pose.position.x, m.pose.position.y, m.pose.position.z)), 100)
-            from std_srvs.srv import Trigger
-
-            assert node.create_client(Trigger, "/enroll_target").wait_for_service(timeout_sec=60), "no follower"
+            diagnostics = Diagnostics(node)
+            TriggerClient(node, "/enroll_target").wait_for_service(60, alive=proc)
             player = BagPlayer(node, bag, rate=0.5)  # every frame processed on 2 busy cores
             assert player.wait_for_subscribers(("/image_raw", "/detections"), timeout=30)
             seen = []
@@ -88,18 +87,13 @@ def _play(bag, domain, gallery, enroll: bool) -> tuple[list[str], dict[int, tupl
                 if topic == "/detections":
                     seen.append(1)
                     if enroll and len(seen) == ENROLL_AFTER:
-                        wait_for(lambda: len(states) >= ENROLL_AFTER, 10, "frames processed")
+                        wait_for(lambda: diagnostics.count("follower", "processed") >= ENROLL_AFTER, 10,
+                                 "frames processed", alive=proc)
                         assert call_trigger(node, "/enroll_target").success
 
             player.play(on_message)
-            settled = {"n": -1, "at": 0.0}
-
-            def quiet() -> bool:  # no new status for a second: the last frame is done
-                if len(states) != settled["n"]:
-                    settled.update(n=len(states), at=time.monotonic())
-                return time.monotonic() - settled["at"] > 1.0
-
-            wait_for(quiet, 30, "the follower to finish the bag")
+            wait_until_quiet(lambda: diagnostics.count("follower", "processed"), 2.5, 30,
+                             "the follower to finish the bag")
             assert proc.poll() is None, "follower process died"
     finally:
         log = stop_process(proc)

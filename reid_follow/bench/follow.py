@@ -3,7 +3,9 @@
 1. Core (tracking + camera motion + gallery + classifier + pose), embeddings given: simulated
    people walking over a real 640x480 frame, at 5, 10, 20 and 50 people. The embedder is a table
    lookup (each simulated person has a fixed random 512-d embedding plus noise), so the figure is
-   the core's own cost.
+   the core's own cost. At 20 people the same walkers are also followed with the default
+   embedder computing every crop (issue 10's aim: <= 5 ms per frame), reported as a ratio to the
+   lookup run of the same process.
 2. The whole offline pipeline on real footage (frame decoding, given detections, the real
    embedder): frames/s with selective embedding against embedding every tracked person every frame
    (``tracking.refresh_frames = 1``), measured in the same run.
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 PEOPLE = (5, 10, 20, 50)
+REAL_EMBEDDER_PEOPLE = 20
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,8 +53,9 @@ class LookupEmbedder:
         return e / np.linalg.norm(e, axis=1, keepdims=True)
 
 
-def bench_core(frame: np.ndarray, people: int, frames: int, seed: int = 0) -> dict:
-    """ms per frame of TargetFollower.update + pose with ``people`` simulated walkers."""
+def bench_core(frame: np.ndarray, people: int, frames: int, seed: int = 0, embedder: object | None = None) -> dict:
+    """ms per frame of TargetFollower.update + pose with ``people`` simulated walkers; embeddings
+    from the lookup table, or computed by ``embedder`` on the walkers' crops of the real frame."""
     from reid_follow.follow.config import FollowConfig
     from reid_follow.follow.follower import TargetFollower
     from reid_follow.follow.types import Observation
@@ -62,8 +66,8 @@ def bench_core(frame: np.ndarray, people: int, frames: int, seed: int = 0) -> di
     size = rng.uniform(60, 200, people)
     pos = np.stack([rng.uniform(0, w, people), rng.uniform(size, h)], axis=1)   # feet position
     vel = rng.normal(0, 3, (people, 2)) * [1, 0.2]
-    embedder = LookupEmbedder(people, rng)
-    follower = TargetFollower(FollowConfig(), embedder)
+    lookup = LookupEmbedder(people, rng)
+    follower = TargetFollower(FollowConfig(), embedder or lookup)
     pose = PoseEstimator(PoseConfig())
     k = intrinsics(w, height=h)
     times, embedded, states = [], [], []
@@ -72,7 +76,7 @@ def bench_core(frame: np.ndarray, people: int, frames: int, seed: int = 0) -> di
         bounce = (pos[:, 0] < 0) | (pos[:, 0] > w)
         vel[bounce, 0] *= -1
         boxes = np.stack([pos[:, 0] - size * 0.2, pos[:, 1] - size, pos[:, 0] + size * 0.2, pos[:, 1]], axis=1)
-        embedder.truth = boxes
+        lookup.truth = boxes
         t0 = time.perf_counter()
         out = follower.update(Observation(frame, boxes, np.ones(people), stamp=i / 30))
         if i == 0:
@@ -124,12 +128,17 @@ def main(args: argparse.Namespace) -> int:
     import cv2
     from tqdm import tqdm
 
+    from reid_follow.reid import build_embedder
+
     data = Path(args.data)
     mot16 = data / "MOT16-05-first48"
     frame = cv2.imread(str(mot16 / "img1" / "000001.jpg")) if mot16.is_dir() else None
     if frame is None:
         frame = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     core = [bench_core(frame, n, args.frames) for n in tqdm(PEOPLE, desc="core", unit="people count")]
+    real = bench_core(frame, REAL_EMBEDDER_PEOPLE, args.frames, embedder=build_embedder("default"))
+    lookup = next(c for c in core if c["people"] == REAL_EMBEDDER_PEOPLE)
+    real.update(embedder="default", ratio_to_lookup=real["ms_median"] / lookup["ms_median"])
     pipeline = []
     for name in ("MOT16-05-first48", "PathTrack-UU-test"):
         if (data / name).is_dir():
@@ -142,13 +151,15 @@ def main(args: argparse.Namespace) -> int:
                      for m in ("selective", "embed_every_track_every_frame"))
         sel["speedup_vs_embed_all"] = sel["fps"] / full["fps"]
     result = dict(machine=platform.processor() or platform.machine(), cpu_count=os.cpu_count(),
-                  core_ms_per_frame=core, pipeline=pipeline)
+                  core_ms_per_frame=core, core_default_embedder=real, pipeline=pipeline)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     for c in core:
         print(f"core {c['people']:3d} people: {c['ms_median']:.2f} ms/frame median (p95 {c['ms_p95']:.2f}), "
               f"{c['embedded_per_frame']:.1f} embedded/frame")
+    print(f"core {real['people']:3d} people, default embedder: {real['ms_median']:.2f} ms/frame median "
+          f"(p95 {real['ms_p95']:.2f}), {real['ratio_to_lookup']:.2f}x the lookup run")
     for p in pipeline:
         print(f"pipeline {p['sequence']} {p['mode']}: {p['fps']:.1f} frames/s, {p['embedded_per_frame']:.1f} "
               f"embedded/frame of {p['people_per_frame']:.1f} people")

@@ -15,8 +15,6 @@ import argparse
 import itertools
 import json
 import os
-import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -151,131 +149,99 @@ class Probe:
                 "node_compute_ms": {k: percentiles(v) for k, v in self.node_ms.items()}}
 
 
-def start_node(executable: str, env: dict, sets: list[str], log=None) -> subprocess.Popen:
-    """One node in its own process with the package's parameter file plus ``name:=value`` overrides."""
-    args = [sys.executable, "-c", f"from reid_follow.ros.{executable}_node import main; main()", "--ros-args"]
-    from reid_follow.config import default_config_path
-
-    args += ["--params-file", str(default_config_path())]
-    for s in sets:
-        args += ["-p", s]
-    args += ["-r", "status:=/reid_follow/status", "-r", "enroll_target:=/enroll_target"]
-    out = log if log is not None else subprocess.DEVNULL
-    return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT if log is not None else out)
-
-
-def stop_nodes(procs) -> None:
-    """SIGINT (a clean exit removes the node's SHM segments), then kill what does not stop."""
-    procs = list(procs)
-    for p in procs:
-        p.send_signal(2)
-    for p in procs:
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
 def main(args: argparse.Namespace) -> int:
-    import cv2
-    import psutil
-
-    from reid_follow.ros.middleware import middleware_env
-
-    domain = random.randint(100, 200)
-    env = {**os.environ, **middleware_env(domain)}
-    env.pop("ROS_AUTOMATIC_DISCOVERY_RANGE", None)
-    os.environ.clear()
-    os.environ.update(env)
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
     from std_srvs.srv import Trigger
+
+    from reid_follow.ros import harness
+    from reid_follow.ros.graph import StackArguments
 
     max_rate = max(float(r) for r in args.rates.split(","))
     base = load_frames(args.video, int(round(max_rate * args.seconds)))
     results: dict = {"video": args.video, "detector": args.detector_model, "embedder": args.embedder,
                      "machine": {"cpus": os.cpu_count()}, "runs": []}
-    rclpy.init()
-    node = rclpy.create_node("bench_ros")
-    ex = MultiThreadedExecutor(num_threads=2)
-    ex.add_node(node)
-    threading.Thread(target=ex.spin, daemon=True).start()
-    client = node.create_client(Trigger, "/enroll_target")
-    try:
-        for size_name in args.sizes.split(","):
-            w, h = SIZES[size_name]
-            all_frames = [cv2.resize(f, (w, h)) for f in base]
-            baseline = inprocess(all_frames[:int(round(15 * args.seconds))], args.detector_model, args.embedder,
-                                 args.resize_width)
-            for rate in (float(r) for r in args.rates.split(",")):
-                frames = all_frames[:int(round(rate * args.seconds))]
-                logs = {k: tempfile.TemporaryFile("w+") for k in ("detector", "follower")}
-                procs = {"detector": start_node("detector", env, [f"detector_model:={args.detector_model}",
-                                                                  f"resize_width:={args.resize_width}"],
-                                                logs["detector"]),
-                         "follower": start_node("follower", env, [f"embedder:={args.embedder}"], logs["follower"])}
-                try:
-                    ps = {k: psutil.Process(p.pid) for k, p in procs.items()}
-                    if not client.wait_for_service(timeout_sec=60):
-                        raise RuntimeError("follower did not start")
-                    probe = Probe(node)
-                    deadline = time.monotonic() + 30
-                    while probe.pub.get_subscription_count() < 2 and time.monotonic() < deadline:
-                        time.sleep(0.05)
-                    if probe.pub.get_subscription_count() < 2:
-                        raise RuntimeError(f"{size_name} at {rate:g} Hz: the nodes did not subscribe to "
-                                           f"/image_raw within 30 s")
-                    for p in ps.values():
-                        p.cpu_percent()
-                    service_ms: list[float] = []
-                    enrolled = threading.Event()
-
-                    def answered(fut, t0: float) -> None:
-                        service_ms.append((time.perf_counter() - t0) * 1e3)
-                        if fut.result() is not None and fut.result().success:
-                            enrolled.set()
-
-                    def enroll() -> None:  # also measures how fast a busy follower answers services
-                        t0 = time.perf_counter()
-                        client.call_async(Trigger.Request()).add_done_callback(lambda f, t0=t0: answered(f, t0))
-
-                    probe.run(frames, rate, enroll, enrolled)
-                    run = {"size": size_name, "rate_hz": rate, **probe.summary(),
-                           "enroll_service_ms": percentiles(service_ms),
-                           "inprocess_ms_per_frame": baseline,
-                           "nodes": {k: {"cpu_percent": p.cpu_percent(), "rss_mb": p.memory_info().rss / 2**20}
-                                     for k, p in ps.items()}}
-                    lat = run["latency_ms_image_to_target_pose"]
-                    if lat.get("n") and baseline.get("n"):
-                        run["middleware_added_ms_p50"] = lat["p50"] - baseline["p50"]
-                        run["middleware_added_ms_p95"] = lat["p95"] - baseline["p95"]
-                    compute = run["node_compute_ms"]
-                    if lat.get("n") and all(c.get("n") for c in compute.values()):
-                        # what is left of the latency once both nodes' own compute (measured inside them,
-                        # under the same CPU sharing) is taken out: transport, queueing, scheduling
-                        run["latency_beyond_node_compute_ms_p50"] = \
-                            lat["p50"] - compute["detector"]["p50"] - compute["follower"]["p50"]
-                    if not run["detections"]:  # say why instead of reporting a silent empty run
-                        for k, f in logs.items():
-                            f.seek(0)
-                            print(f"{k} log:\n{f.read()[-2000:]}", file=sys.stderr)
-                    results["runs"].append(run)
-                    print(json.dumps({k: run[k] for k in ("size", "rate_hz", "published", "poses")}))
-                    node.destroy_publisher(probe.pub)
-                finally:
-                    stop_nodes(procs.values())
-                    for f in logs.values():
-                        f.close()
-    finally:
-        ex.shutdown()
-        node.destroy_node()
-        rclpy.shutdown()
+    domain = harness.new_domain()
+    stack = StackArguments(detector_model=args.detector_model, embedder=args.embedder,
+                           sets=[f"detector.resize_width={args.resize_width}"])
+    with harness.client_context(domain) as (ctx, executor):
+        node = rclpy.create_node("bench_ros", context=ctx)
+        executor.add_node(node)
+        client = node.create_client(Trigger, "/enroll_target")
+        run_all(args, base, stack, domain, node, client, results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     plot(results, out.with_suffix(".png"))
     print(f"wrote {out} and {out.with_suffix('.png')}")
     return 0
+
+
+def run_all(args: argparse.Namespace, base: list[np.ndarray], stack, domain: int, node, client,
+            results: dict) -> None:
+    """Every (size, rate) run: fresh node processes, the probe, their numbers into ``results``."""
+    import cv2
+    import psutil
+    from std_srvs.srv import Trigger
+
+    from reid_follow.ros import harness
+
+    for size_name in args.sizes.split(","):
+        w, h = SIZES[size_name]
+        all_frames = [cv2.resize(f, (w, h)) for f in base]
+        baseline = inprocess(all_frames[:int(round(15 * args.seconds))], args.detector_model, args.embedder,
+                             args.resize_width)
+        for rate in (float(r) for r in args.rates.split(",")):
+            frames = all_frames[:int(round(rate * args.seconds))]
+            logs = {k: tempfile.TemporaryFile("w+") for k in ("detector", "follower")}
+            procs = harness.start_nodes(domain, stack, logs)
+            try:
+                ps = {k: psutil.Process(p.pid) for k, p in procs.items()}
+                harness.wait_for(lambda: client.wait_for_service(timeout_sec=0.2), 60, "the follower's service",
+                                 procs["follower"])
+                probe = Probe(node)
+                harness.wait_for(lambda: probe.pub.get_subscription_count() >= 2, 30,
+                                 f"{size_name} at {rate:g} Hz: both nodes subscribed to /image_raw")
+                for p in ps.values():
+                    p.cpu_percent()
+                service_ms: list[float] = []
+                enrolled = threading.Event()
+
+                def answered(fut, t0: float) -> None:
+                    service_ms.append((time.perf_counter() - t0) * 1e3)
+                    if fut.result() is not None and fut.result().success:
+                        enrolled.set()
+
+                def enroll() -> None:  # also measures how fast a busy follower answers services
+                    t0 = time.perf_counter()
+                    client.call_async(Trigger.Request()).add_done_callback(lambda f, t0=t0: answered(f, t0))
+
+                probe.run(frames, rate, enroll, enrolled)
+                run = {"size": size_name, "rate_hz": rate, **probe.summary(),
+                       "enroll_service_ms": percentiles(service_ms),
+                       "inprocess_ms_per_frame": baseline,
+                       "nodes": {k: {"cpu_percent": p.cpu_percent(), "rss_mb": p.memory_info().rss / 2**20}
+                                 for k, p in ps.items()}}
+                lat = run["latency_ms_image_to_target_pose"]
+                if lat.get("n") and baseline.get("n"):
+                    run["middleware_added_ms_p50"] = lat["p50"] - baseline["p50"]
+                    run["middleware_added_ms_p95"] = lat["p95"] - baseline["p95"]
+                compute = run["node_compute_ms"]
+                if lat.get("n") and all(c.get("n") for c in compute.values()):
+                    # what is left of the latency once both nodes' own compute (measured inside them,
+                    # under the same CPU sharing) is taken out: transport, queueing, scheduling
+                    run["latency_beyond_node_compute_ms_p50"] = \
+                        lat["p50"] - compute["detector"]["p50"] - compute["follower"]["p50"]
+                if not run["detections"]:  # say why instead of reporting a silent empty run
+                    for k, f in logs.items():
+                        f.seek(0)
+                        print(f"{k} log:\n{f.read()[-2000:]}", file=sys.stderr)
+                results["runs"].append(run)
+                print(json.dumps({k: run[k] for k in ("size", "rate_hz", "published", "poses")}))
+                node.destroy_publisher(probe.pub)
+            finally:
+                harness.stop(procs.values())
+                for f in logs.values():
+                    f.close()
 
 
 def plot(results: dict, path: Path) -> None:

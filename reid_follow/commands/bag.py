@@ -18,7 +18,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pl = sub.add_parser("play", help="replay a bag through the middleware with recorded timing")
     pl.add_argument("bag")
     pl.add_argument("--rate", type=float, default=1.0)
-    pl.add_argument("--loop", action="store_true")
+    pl.add_argument("--loop", action="store_true", help="play again from the start until Ctrl-C")
+    pl.add_argument("--remap", action="append", default=[], metavar="FROM:=TO",
+                    help="publish topic FROM as TO, e.g. /image_raw:=/robot1/image_raw (repeatable)")
+    pl.add_argument("--clock", type=float, nargs="?", const=40.0, default=0.0, metavar="HZ",
+                    help="also publish the bag's time on /clock (default 40 Hz), for nodes with use_sim_time")
+
+
+def parse_remaps(items: list[str]) -> dict[str, str]:
+    """``FROM:=TO`` pairs (the ros2 bag play --remap form) -> {FROM: TO}."""
+    remap = {}
+    for item in items:
+        src, sep, dst = item.partition(":=")
+        if not sep or not src or not dst:
+            raise SystemExit(f"--remap wants FROM:=TO, got {item!r}")
+        remap[src] = dst
+    return remap
 
 
 def main(args: argparse.Namespace) -> int:
@@ -29,6 +44,7 @@ def main(args: argparse.Namespace) -> int:
                      args.max_frames, args.storage)
         print(f"wrote {n} frames to {args.out}")
         return 0
+    remap = parse_remaps(args.remap)
     from reid_follow.ros.middleware import configure_middleware
 
     configure_middleware()
@@ -39,8 +55,9 @@ def main(args: argparse.Namespace) -> int:
     rclpy.init()
     node = rclpy.create_node("reid_follow_bag_player")
     try:
+        player = BagPlayer(node, args.bag, args.rate, remap, args.clock)  # one set of publishers for every loop
         while True:
-            n = BagPlayer(node, args.bag, args.rate).play()
+            n = player.play()
             print(f"published {n} messages")
             if not args.loop:
                 break
@@ -48,5 +65,6 @@ def main(args: argparse.Namespace) -> int:
         pass
     finally:
         node.destroy_node()
-        rclpy.shutdown()
+        if rclpy.ok():
+            rclpy.shutdown()
     return 0

@@ -1,7 +1,9 @@
 """``reid-follow eval``: CMC / mAP of a ReID model on a dataset's query and gallery.
 
 Prints a table, writes ``results.json``, ``cmc.png`` and ``ranked.png`` (query + top-k gallery
-crops, green border = same person) to ``--out``.
+crops, green border = same person) to ``--out``. ``--weights`` is any checkpoint
+``load_inference_model`` reads: ours, or an official TransReID / RGA file as it was published; a
+model with SIE is fed each image's camera id (see :mod:`reid_follow.eval.evaluate`).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from reid_follow.commands.export import key_value
 from reid_follow.config_base import ConfigError, flatten
 from reid_follow.data.base import DatasetError
 from reid_follow.eval.config import EvalConfig
@@ -20,7 +23,11 @@ from reid_follow.train.cli_config import add_config_arguments, describe, load_co
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
     p.add_argument("--model", default="", help="registered model name (default: the one stored in --weights)")
-    p.add_argument("--weights", default="", help="checkpoint written by reid-follow train (without it: an untrained model, as a baseline)")
+    p.add_argument("--weights", default="", help="checkpoint written by reid-follow train, or an official "
+                   "TransReID / RGA one (without it: an untrained model, as a baseline)")
+    p.add_argument("--model-option", dest="model_options", action="append", type=key_value, default=[],
+                   metavar="KEY=VALUE", help="build_model / loader setting, e.g. neck_feat=after, view_num=8 "
+                   "(repeatable)")
     p.add_argument("--dataset", help="dataset reader (sets 'data.dataset')")
     p.add_argument("--root", help="dataset folder (sets 'data.root')")
     p.add_argument("--metric", help="cosine | euclidean (sets 'metric')")
@@ -31,24 +38,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _model(name: str, weights: str):
-    """The model to evaluate: strictly loaded from ``weights`` when given."""
+def _model(name: str, weights: str, options: dict[str, object]):
+    """The model to evaluate: loaded strictly from ``weights`` when given (the model name is read
+    from our checkpoints and official RGA files; official TransReID files need ``--model``)."""
     from reid_follow.models import build_model
-    from reid_follow.train import small_models  # noqa: F401  (registers small_cnn)
-    from reid_follow.train.checkpoint import load_checkpoint, load_state_strict
+    from reid_follow.models.checkpoint import (Layout, detect_layout, load_inference_model, read_checkpoint,
+                                               rga_model_name, state_dict_of)
 
     if not weights:
         if not name:
             raise ConfigError("give --model (and usually --weights)")
-        return build_model(name), name
-    ckpt = load_checkpoint(weights)
-    stored = ckpt.get("model_name", "")
-    if name and stored and name != stored:
-        raise CheckpointError(f"{weights} holds a {stored!r} model, not {name!r}")
-    options = {"input_size": tuple(ckpt["input_size"])} if ckpt.get("input_size") else {}
-    model = build_model(name or stored, num_classes=int(ckpt.get("num_classes", 0)), **options)
-    load_state_strict(model, ckpt["model"], weights)
-    return model, name or stored
+        return build_model(name, **options), name
+    if not Path(weights).is_file():
+        raise CheckpointError(f"checkpoint not found: {weights}")
+    obj = read_checkpoint(weights)
+    layout = detect_layout(obj)
+    if not name and layout == Layout.REID_FOLLOW:
+        name = obj["model_name"]
+    elif not name and layout == Layout.RGA:
+        name = rga_model_name(state_dict_of(obj))
+    if not name:
+        raise ConfigError(f"{weights} is a {layout} checkpoint that does not name its model: give --model")
+    return load_inference_model(name, weights, **options), name
 
 
 def main(args: argparse.Namespace) -> int:
@@ -67,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
                            "rerank": args.rerank, "flip": args.flip, "device": args.device})
         dataset = cfg.data.build()
         device = resolve_device(cfg.device)
-        model, name = _model(args.model, args.weights)
+        model, name = _model(args.model, args.weights, dict(args.model_options))
         model = model.to(device)
         with torch.inference_mode():
             results = [evaluate(model, dataset, cfg.metric, flip=cfg.flip, device=device,

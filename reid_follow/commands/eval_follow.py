@@ -1,133 +1,261 @@
-"""``reid-follow eval-follow``: following quality on sequences with ground truth, against motion only.
+"""``reid-follow eval-follow``: the development benchmark of following (issue 10), harsh and broad.
 
-For each sequence, the longest tracks with occlusions become targets (see
-reid_follow.follow.evaluate); each is followed with every ``--embedder`` and with the motion-only
-follower on the same detections. Writes ``results.json``, ``table.md`` and a timeline PNG per run.
+Every sequence with person gt under --data (MOT17-mini's 4-8 frame clips are left out: too short
+to follow anyone), up to --targets people each, every stress condition, every follower on the same
+inputs: each --embedder, the motion-only follower and "follow the enrolled track id" of the
+project's own tracker (a stock tracker's behaviour). Sequences without a det.txt get their
+detections from the built-in detector once (cached as det files under --det-cache). See
+reid_follow.follow.evaluate for the conditions and metrics.
+
+Writes --out/results.json, --out/table.md, a summary PNG (macro success / wrong-person per
+condition, score calibration) and timelines of the base condition; the full run also writes
+bench/results/follow-eval.json.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
-import math
+import os
+import platform
+import subprocess
 from pathlib import Path
 
 import numpy as np
 
-SUMMARY_KEYS = ("success", "wrong_person", "absent_correct", "latency_mean")
+MOTION_ONLY = "motion-only"
+TRACKER_PEER = "tracker-id"
+QUICK = dict(sequences=["MOT16-05-first48"], targets=2, conditions=["base", "fps/3", "enroll-miss"])
+RESULTS = "bench/results/follow-eval.json"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="../shared/data", help="folder holding the MOTChallenge sequences")
-    p.add_argument("--sequences", nargs="+", default=["MOT16-05-first48", "PathTrack-UU-test"],
-                   help="sequence folders (with gt/gt.txt) under --data")
-    p.add_argument("--targets", type=int, default=3, help="target persons per sequence")
+    from reid_follow.follow.evaluate import Condition
+
+    p.add_argument("--data", default="../shared/data", help="folder holding the sequences (MOTChallenge layout)")
+    p.add_argument("--sequences", nargs="+", default=None,
+                   help="sequence folders under --data (default: every one with person gt and >= 30 frames)")
+    p.add_argument("--targets", type=int, default=5, help="most target persons per sequence")
+    p.add_argument("--conditions", nargs="+", default=None, choices=[c.value for c in Condition],
+                   help="stress conditions (default: all)")
     p.add_argument("--embedder", action="append", default=None,
-                   help="embedder spec to evaluate (repeatable; default: 'default'); the motion-only "
-                        "follower always runs as the baseline")
-    p.add_argument("--sources", nargs="+", default=["gt", "det"], choices=["gt", "det"],
-                   help="detections: jittered gt boxes, and the sequence's det.txt where it has one")
+                   help="embedder spec to evaluate (repeatable; default: 'default' and the OSNet ONNX in "
+                        "../shared/models when present); motion-only and the tracker peer always run")
+    p.add_argument("--detector", default="onnx:../shared/models/yolox_nano.onnx",
+                   help="built-in detector for sequences (hog | onnx:/path); also run on sequences that "
+                        "have a det.txt, as a second source")
+    p.add_argument("--det-cache", default="out/dets", help="folder of the detector's det files (written once)")
+    p.add_argument("--config", default="", help="ROS parameter file whose follower.follow section is used "
+                                                "(default: the built-in defaults)")
     p.add_argument("--min-visibility", type=float, default=0.3,
                    help="gt boxes less visible than this count as absent (their detections are removed)")
-    p.add_argument("--hide-fraction", type=float, default=0.2,
-                   help="the target is also hidden for this fraction of the frames after enrollment")
-    p.add_argument("--det-min-score", type=float, default=-1e9,
-                   help="det.txt rows scoring below this are dropped (default: keep all; DPM scores are "
-                        "uncalibrated and often negative for real people)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random drops and jitter")
+    p.add_argument("--quick", action="store_true",
+                   help=f"a small subset for tests and fast iteration: {QUICK}, the default embedder only")
+    p.add_argument("--timelines", action="store_true", help="also write a timeline PNG per base-condition run")
     p.add_argument("--device", default="cpu", help="embedder device")
     p.add_argument("--out", default="out/eval-follow", help="output folder")
+    p.add_argument("--results", default=None,
+                   help=f"JSON to write besides --out (default: {RESULTS} for a full run, none with --quick)")
 
 
 def main(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from reid_follow.commands.follow_video import _follow_config
     from reid_follow.follow.config import FollowConfig
-    from reid_follow.follow.evaluate import (TargetNotDetected, build_scenario, choose_targets, plot_timeline,
-                                             score_run, subset)
-    from reid_follow.mot import read_mot
+    from reid_follow.follow.evaluate import (CachedEmbedder, Condition, build_scenario, calibration_samples,
+                                             calibration_summary, choose_targets, discover_sequences,
+                                             load_sequence, ms_per_frame, plot_summary, plot_timeline,
+                                             run_follower, run_tracker_peer, score_run)
     from reid_follow.follow.follower import TargetFollower
-    from reid_follow.follow.offline import follow_frames, mot_detections
     from reid_follow.reid import build_embedder
     from reid_follow.video import FrameSource
 
+    data = Path(args.data)
+    if args.quick:
+        args.sequences = args.sequences or QUICK["sequences"]
+        args.targets = min(args.targets, QUICK["targets"])
+        args.conditions = args.conditions or QUICK["conditions"]
+    conditions = [Condition(c) for c in (args.conditions or list(Condition))]
+    if args.sequences:
+        seq_dirs, skipped = [data / s for s in args.sequences], []
+    else:
+        seq_dirs, skipped = discover_sequences(data)
+    for line in skipped:
+        print(f"left out: {line}")
+    osnet = data.parent / "models" / "osnet_x0_25_msmt17.onnx"
+    specs = args.embedder or (["default"] + ([f"onnx:{osnet}"] if osnet.is_file() and not args.quick else []))
+    embedders = {_label(s): CachedEmbedder(build_embedder(s, args.device)) for s in specs}
+    base_cfg = _follow_config(args.config) if args.config else FollowConfig()
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    specs = args.embedder or ["default"]
-    embedders = {Path(spec).name if spec.startswith("onnx:") else spec: build_embedder(spec, args.device)
-                 for spec in specs}
-    embedders["motion-only"] = None
-    results = []
-    for seq in args.sequences:
-        seq_dir = Path(args.data) / seq
-        if not (seq_dir / "gt" / "gt.txt").is_file():
-            raise FileNotFoundError(f"no gt/gt.txt in {seq_dir}")
-        source = FrameSource(seq_dir)
-        n_frames = len(source)
-        gt = read_mot(seq_dir / "gt" / "gt.txt")
-        for det_source in args.sources:
-            if det_source == "det" and not (seq_dir / "det" / "det.txt").is_file():
-                continue
-            det_rows = None
-            if det_source == "det":
-                det_rows = read_mot(seq_dir / "det" / "det.txt")
-                det_rows = subset(det_rows, det_rows.score >= args.det_min_score)
-            for target in choose_targets(gt, n_frames, args.targets, args.min_visibility, detections=det_rows):
-                try:
-                    sc = build_scenario(seq_dir, target, det_source, n_frames, args.min_visibility,
-                                        args.hide_fraction, min_score=args.det_min_score)
-                except TargetNotDetected as e:
-                    print(f"skipped: {e}")
+
+    runs, notes = [], list(skipped)
+    calibration = {label: {} for label in embedders}
+    for seq_dir in seq_dirs:
+        sources = (["det.txt"] if (seq_dir / "det" / "det.txt").is_file() else []) + ["detector"]
+        images = list(FrameSource(seq_dir))
+        for source in sources:
+            seq = load_sequence(seq_dir, source, args.detector, Path(args.det_cache), args.min_visibility)
+            cfg_for = _config_for(base_cfg)
+            targets = choose_targets(seq, args.targets)
+            jobs = [(t, c) for t in targets for c in conditions]
+            for target, condition in tqdm(jobs, desc=f"{seq.name} [{seq.source}]", unit="run"):
+                sc = build_scenario(seq, target, condition, args.seed)
+                if sc is None:
                     continue
-                runs = {}
-                for label, embedder in embedders.items():
-                    # gt boxes are a perfect detector's output: no duplicates, and NMS would drop
-                    # the partly hidden people such a detector still reports.
-                    cfg = FollowConfig(min_detection_score=args.det_min_score,
-                                       nms_iou=1.0 if det_source == "gt" else FollowConfig().nms_iou)
-                    follower = TargetFollower(cfg, embedder)
-                    outputs = follow_frames(follower, source, mot_detections(sc.detections), sc.enroll_frame,
-                                            sc.enroll_box, total=n_frames, fps=source.fps)
-                    metrics = score_run(sc, outputs)
-                    runs[label] = (metrics, outputs)
-                    results.append({"embedder": label, "sequence": seq, "target": target, "source": det_source,
-                                    **{k: v for k, v in metrics.items() if k != "outcome"}})
-                    print(f"{sc.name:40s} {label:30s} " +
-                          " ".join(f"{k}={metrics[k]:.3f}" for k in SUMMARY_KEYS))
-                plot_timeline(out_dir / f"timeline-{sc.name}.png", sc, runs)
-    table = summary_table(results)
-    (out_dir / "results.json").write_text(json.dumps({"runs": results, "summary": table}, indent=1))
-    (out_dir / "table.md").write_text(markdown(table))
-    print(markdown(table))
-    print(f"wrote {out_dir}/results.json, table.md and {len(list(out_dir.glob('timeline-*.png')))} timelines")
+                per_follower = {}
+                for label, emb in [*embedders.items(), (MOTION_ONLY, None)]:
+                    res = run_follower(sc, images, lambda e=emb: TargetFollower(cfg_for(), e), emb)
+                    per_follower[label] = (res, emb)
+                    if emb is not None:
+                        for kind, v in calibration_samples(sc, res.outputs).items():
+                            calibration[label].setdefault(kind, []).extend(v)
+                default = next(iter(embedders.values()))
+                per_follower[TRACKER_PEER] = (run_tracker_peer(sc, images, cfg_for(), default), default)
+                timeline = {}
+                for label, (res, emb) in per_follower.items():
+                    m = score_run(sc, res.outputs)
+                    timeline[label] = (m, res.outputs)
+                    if res.enroll_error:
+                        notes.append(f"{sc.name} {label}: enrollment failed: {res.enroll_error}")
+                    runs.append(dict(follower=label, ms_per_frame=ms_per_frame(res, emb),
+                                     enroll_failed=bool(res.enroll_error),
+                                     **{k: v for k, v in m.items() if k != "outcome"}))
+                if args.timelines and condition == Condition.BASE:
+                    plot_timeline(out_dir / f"timeline-{sc.name}.png", sc, timeline)
+        for emb in embedders.values():
+            emb.forget()
+        del images
+
+    summary = summarise(runs, ("sequence", "source", "condition", "follower"))
+    by_condition = summarise(runs, ("condition", "follower"), macro_over=("sequence", "source"))
+    macro = summarise(runs, ("follower",), macro_over=("sequence", "source", "condition"))
+    cal = {label: calibration_summary(samples) for label, samples in calibration.items() if samples}
+    result = dict(meta=_meta(args, specs, conditions), macro=macro, by_condition=by_condition, summary=summary,
+                  calibration=cal, notes=notes, runs=runs)
+    plot_summary(out_dir / "summary.png", by_condition, calibration)
+    text = markdown(macro, by_condition, summary)
+    (out_dir / "table.md").write_text(text)
+    (out_dir / "results.json").write_text(json.dumps(result, indent=1))
+    results = args.results if args.results is not None else ("" if args.quick else RESULTS)
+    if results:
+        Path(results).parent.mkdir(parents=True, exist_ok=True)
+        Path(results).write_text(json.dumps(result, indent=1))
+        plot_summary(Path(results).with_suffix(".png"), by_condition, calibration)
+    for line in notes:
+        print(line)
+    print(text)
+    print(f"wrote {out_dir}/results.json, table.md, summary.png" + (f" and {results}" if results else ""))
     return 0
 
 
-def summary_table(results: list[dict]) -> list[dict]:
-    """Per (embedder, sequence, source): success, wrong-person (over all reported frames), absent
-    correctness, all frame-weighted over the runs; mean re-acquisition latency."""
-    groups: dict[tuple[str, str, str], list[dict]] = {}
-    for r in results:
-        groups.setdefault((r["embedder"], r["sequence"], r["source"]), []).append(r)
+def _label(spec: str) -> str:
+    return Path(spec.removeprefix("onnx:")).stem if spec.startswith("onnx:") else spec
+
+
+def _config_for(base):
+    """A fresh FollowConfig per run: a follower may keep and change what it is given."""
+    import copy
+
+    return lambda: copy.deepcopy(base)
+
+
+def summarise(runs: list[dict], keys: tuple[str, ...], macro_over: tuple[str, ...] = ()) -> list[dict]:
+    """Rows per ``keys``. Without ``macro_over``: frame-weighted over the group's runs (success over
+    visible frames, wrong-person over reported frames, ...). With it: the plain mean over the groups
+    of ``keys + macro_over`` (each sequence x condition counts once, however many frames it has)."""
+    if macro_over:
+        cells = summarise(runs, keys + macro_over)
+        groups: dict[tuple, list[dict]] = {}
+        for c in cells:
+            groups.setdefault(tuple(c[k] for k in keys), []).append(c)
+        rows = []
+        for key, cs in groups.items():
+            row = dict(zip(keys, key), cells=len(cs), runs=sum(c["runs"] for c in cs))
+            for m in ("success", "detector_recall", "wrong_person", "absent_correct", "latency_mean", "ms_per_frame"):
+                vals = [c[m] for c in cs if c[m] is not None]
+                row[m] = float(np.mean(vals)) if vals else None
+            row["reacquired"] = sum(c["reacquired"] for c in cs)
+            row["reappearances"] = sum(c["reappearances"] for c in cs)
+            row["enroll_failed"] = sum(c["enroll_failed"] for c in cs)
+            row["worst_wrong_person"] = max((c["wrong_person"] for c in cs if c["wrong_person"] is not None),
+                                            default=None)
+            row["worst_absent_correct"] = min((c["absent_correct"] for c in cs if c["absent_correct"] is not None),
+                                              default=None)
+            rows.append(row)
+        return rows
+    groups = {}
+    for r in runs:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
     rows = []
-    for (embedder, seq, source), rs in groups.items():
+    for key, rs in groups.items():
         vis = sum(r["visible_frames"] for r in rs)
-        absent = sum(r["absent_frames"] for r in rs)
-        reported_wrong = sum(r["wrong_frames"] for r in rs)
-        lat = [r["latency_mean"] for r in rs if not math.isnan(r["latency_mean"])]
+        full = [r for r in rs if r["full_gt"]]
+        absent = sum(r["absent_frames"] for r in full)
+        lat = [(r["latency_mean"], r["reacquired"]) for r in rs if r["latency_mean"] is not None]
+
+        def weighted(m: str) -> float | None:
+            return sum((r[m] or 0.0) * r["visible_frames"] for r in rs) / vis if vis else None
         rows.append(dict(
-            embedder=embedder, sequence=seq, source=source, runs=len(rs),
-            success=sum(r["success"] * r["visible_frames"] for r in rs) / max(vis, 1),
-            detector_recall=sum(r["detector_recall"] * r["visible_frames"] for r in rs) / max(vis, 1),
-            wrong_person=reported_wrong / max(sum(r["reported_frames"] for r in rs), 1), wrong_frames=reported_wrong,
-            absent_correct=sum(r["absent_correct"] * r["absent_frames"] for r in rs
-                               if r["absent_frames"]) / max(absent, 1),
-            reacquired=f"{sum(r['reacquired'] for r in rs)}/{sum(r['reappearances'] for r in rs)}",
-            latency_mean=float(np.mean(lat)) if lat else float("nan")))
+            zip(keys, key), runs=len(rs), success=weighted("success"), detector_recall=weighted("detector_recall"),
+            wrong_person=(sum(r["wrong_frames"] for r in full) / max(sum(r["reported_frames"] for r in full), 1)
+                          if full else None),
+            absent_correct=(sum(r["absent_correct"] * r["absent_frames"] for r in full if r["absent_frames"])
+                            / absent if absent else None),
+            reacquired=sum(r["reacquired"] for r in rs), reappearances=sum(r["reappearances"] for r in rs),
+            latency_mean=(sum(a * n for a, n in lat) / sum(n for _, n in lat)) if lat else None,
+            ms_per_frame=float(np.mean([r["ms_per_frame"] for r in rs])),
+            enroll_failed=sum(r["enroll_failed"] for r in rs)))
     return rows
 
 
-def markdown(rows: list[dict]) -> str:
-    head = "| sequence | detections | follower | runs | success (detector bound) | wrong-person | " \
-           "absent correct | re-acquired | latency (frames) |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n"
-    return head + "".join(
-        f"| {r['sequence']} | {r['source']} | {r['embedder']} | {r['runs']} | {r['success']:.3f} "
-        f"({r['detector_recall']:.2f}) | "
-        f"{r['wrong_person']:.3f} ({r['wrong_frames']} fr) | {r['absent_correct']:.3f} | {r['reacquired']} | "
-        f"{r['latency_mean']:.1f} |\n" for r in sorted(rows, key=lambda r: (r["sequence"], r["source"], r["embedder"])))
+def _f(v: float | None, fmt: str = ".3f") -> str:
+    return "n/a" if v is None else format(v, fmt)
+
+
+def markdown(macro: list[dict], by_condition: list[dict], summary: list[dict]) -> str:
+    """Three tables: macro per follower; per condition x follower; per sequence x condition x follower."""
+    out = ["### Macro average per follower (each sequence x source x condition counts once)\n",
+           "| follower | success (detection bound) | wrong-person (worst) | absent correct (worst) | re-acquired "
+           "| latency (frames) | ms/frame | enrollment failed |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in macro:
+        out.append(f"| {r['follower']} | {_f(r['success'])} ({_f(r['detector_recall'], '.2f')}) | "
+                   f"{_f(r['wrong_person'])} ({_f(r['worst_wrong_person'], '.2f')}) | {_f(r['absent_correct'])} "
+                   f"({_f(r['worst_absent_correct'], '.2f')}) | {r['reacquired']}/{r['reappearances']} | "
+                   f"{_f(r['latency_mean'], '.1f')} | {_f(r['ms_per_frame'], '.1f')} | "
+                   f"{r['enroll_failed']}/{r['runs']} |")
+    out += ["", "### Per condition (macro over sequences)\n",
+            "| condition | follower | success (bound) | wrong-person | absent correct | re-acquired | ms/frame |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    for r in sorted(by_condition, key=lambda r: (r["condition"], r["follower"])):
+        out.append(f"| {r['condition']} | {r['follower']} | {_f(r['success'])} ({_f(r['detector_recall'], '.2f')}) | "
+                   f"{_f(r['wrong_person'])} | {_f(r['absent_correct'])} | {r['reacquired']}/{r['reappearances']} | "
+                   f"{_f(r['ms_per_frame'], '.1f')} |")
+    out += ["", "### Per sequence x detections x condition (frame-weighted over the targets)\n",
+            "| sequence | detections | condition | follower | runs | success (bound) | wrong-person | absent correct "
+            "| re-acquired | latency | ms/frame |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in sorted(summary, key=lambda r: (r["sequence"], r["source"], r["condition"], r["follower"])):
+        out.append(f"| {r['sequence']} | {r['source']} | {r['condition']} | {r['follower']} | {r['runs']} | "
+                   f"{_f(r['success'])} ({_f(r['detector_recall'], '.2f')}) | {_f(r['wrong_person'])} | "
+                   f"{_f(r['absent_correct'])} | {r['reacquired']}/{r['reappearances']} | "
+                   f"{_f(r['latency_mean'], '.1f')} | {_f(r['ms_per_frame'], '.1f')} |")
+    return "\n".join(out) + "\n"
+
+
+def _meta(args: argparse.Namespace, specs: list[str], conditions: list) -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                check=False).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                    text=True, check=False).stdout.strip())
+    except OSError:
+        commit, dirty = "", False
+    return dict(time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                commit=commit + ("+uncommitted" if dirty else ""), machine=platform.processor() or platform.machine(),
+                cpu_count=os.cpu_count(), embedders=specs, detector=args.detector,
+                conditions=[c.value for c in conditions], targets=args.targets, seed=args.seed,
+                config=args.config or "defaults", quick=args.quick)

@@ -15,7 +15,9 @@ import yaml
 log = logging.getLogger(__name__)
 
 
-def _key_value(text: str) -> tuple[str, object]:
+def key_value(text: str) -> tuple[str, object]:
+    """A ``KEY=VALUE`` command-line setting, the value read as YAML so numbers, booleans and lists
+    keep their types (``stride=12``, ``jpm=true``)."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -28,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="ONNX file to write")
     p.add_argument("--fp16", action="store_true", help="half-precision weights and input (GPU / TensorRT)")
     p.add_argument("--dynamic-batch", action="store_true", help="named dynamic batch axis (default: batch 1)")
-    p.add_argument("--set", dest="cfg", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+    p.add_argument("--set", dest="cfg", action="append", type=key_value, default=[], metavar="KEY=VALUE",
                    help="build_model option, e.g. --set stride=12 --set jpm=true (repeatable)")
     p.add_argument("--no-parity", action="store_true", help="skip the onnxruntime parity check")
 

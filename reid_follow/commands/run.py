@@ -15,13 +15,17 @@ def add_stack_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector-model", default="", help="hog | onnx:/path/model.onnx")
     p.add_argument("--embedder", default="", help="default | none | onnx:/path | torch:MODEL[:CKPT]")
     p.add_argument("--no-detector", action="store_true", help="bring your own detector on the detections topic")
+    p.add_argument("--namespace", default="", help="namespace of both nodes: topics and services resolve in it "
+                                                   "(/robot1/image_raw, /robot1/enroll_target)")
     for name, (_, default) in TOPIC_ARGUMENTS.items():
-        p.add_argument(f"--{name.replace('_', '-')}", dest=name, default=default, help=f"(default {default})")
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, default=default,
+                       help=f"(default {default}: relative, in the namespace)")
 
 
 def stack_arguments(args: argparse.Namespace) -> StackArguments:
     return StackArguments(config=args.config, device=args.device, detector_model=args.detector_model,
                           embedder=args.embedder, use_detector=not args.no_detector, sets=args.sets,
+                          namespace=args.namespace,
                           topics={name: getattr(args, name) for name in TOPIC_ARGUMENTS})
 
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import random
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -28,80 +25,73 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     import psutil
-
-    from reid_follow.bench.ros import load_frames, start_node, stop_nodes
-    from reid_follow.ros.middleware import middleware_env
-
-    env = {**os.environ, **middleware_env(random.randint(100, 200))}
-    env.pop("ROS_AUTOMATIC_DISCOVERY_RANGE", None)
-    os.environ.clear()
-    os.environ.update(env)
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
     from std_msgs.msg import String
-    from std_srvs.srv import Trigger
 
+    from reid_follow.bench.ros import load_frames
+    from reid_follow.ros import harness
+    from reid_follow.ros.graph import StackArguments
     from reid_follow.ros.image_conv import fill_image
 
     frames = load_frames(args.video, 300)
     logs = {k: tempfile.NamedTemporaryFile("w+", prefix=f"soak_{k}_", suffix=".log", delete=False) for k in
             ("detector", "follower")}
-    procs = {"detector": start_node("detector", env, ["resize_width:=1024"], log=logs["detector"]),
-             "follower": start_node("follower", env, [f"embedder:={args.embedder}"], log=logs["follower"])}
-    rclpy.init()
-    node = rclpy.create_node("soak")
-    ex = MultiThreadedExecutor(num_threads=2)
-    ex.add_node(node)
-    threading.Thread(target=ex.spin, daemon=True).start()
+    domain = harness.new_domain()
+    procs = harness.start_nodes(domain, StackArguments(embedder=args.embedder, sets=["detector.resize_width=1024"]),
+                                logs)
     transitions: list[tuple[float, str]] = []
-    node.create_subscription(String, "/reid_follow/status",
-                             lambda m: (not transitions or transitions[-1][1] != m.data)
-                             and transitions.append((time.monotonic(), m.data)), 100)
-    pub = node.create_publisher(Image, "/image_raw", qos_profile_sensor_data)
-    enroll = node.create_client(Trigger, "/enroll_target")
-    clear = node.create_client(Trigger, "/clear_target")
     samples: list[dict] = []
     published = 0
     try:
-        if not enroll.wait_for_service(timeout_sec=120):
-            raise RuntimeError("follower did not start")
-        ps = {k: psutil.Process(p.pid) for k, p in procs.items()}
-        start = time.monotonic()
-        end = start + args.minutes * 60
-        next_sample = start
-        i = 0
-        from tqdm import tqdm
+        with harness.client_context(domain) as (ctx, executor):
+            node = rclpy.create_node("soak", context=ctx)
+            executor.add_node(node)
+            node.create_subscription(String, "/status",
+                                     lambda m: (not transitions or transitions[-1][1] != m.data)
+                                     and transitions.append((time.monotonic(), m.data)), 100)
+            pub = node.create_publisher(Image, "/image_raw", qos_profile_sensor_data)
+            enroll = harness.TriggerClient(node, "/enroll_target")
+            clear = harness.TriggerClient(node, "/clear_target")
+            enroll.wait_for_service(120, alive=procs["follower"])
+            ps = {k: psutil.Process(p.pid) for k, p in procs.items()}
+            pending: harness.TriggerClient | None = None
+            start = time.monotonic()
+            end = start + args.minutes * 60
+            next_sample = start
+            i = 0
+            from tqdm import tqdm
 
-        bar = tqdm(total=int(args.minutes * 60), desc="soak", unit="s")
-        while time.monotonic() < end:
-            now = time.monotonic()
-            if now >= next_sample:
-                samples.append({"t": now - start, **{k: p.memory_info().rss for k, p in ps.items()}})
-                next_sample += 5.0
-                bar.n = int(now - start)
-                bar.refresh()
-            frame = frames[i % len(frames)]  # a loop over the clip: stamps keep increasing
-            msg = fill_image(Image(), frame, "bgr8")
-            stamp = time.time_ns()
-            msg.header.stamp.sec, msg.header.stamp.nanosec = stamp // 10**9, stamp % 10**9
-            msg.header.frame_id = "camera_optical_frame"
-            pub.publish(msg)
-            published += 1
-            if i % 300 == 30:
-                enroll.call_async(Trigger.Request())
-            if i % 900 == 880:
-                clear.call_async(Trigger.Request())
-            i += 1
-            time.sleep(max(0.0, start + i / args.rate - time.monotonic()))
-        bar.close()
-        alive = {k: p.poll() is None for k, p in procs.items()}
+            bar = tqdm(total=int(args.minutes * 60), desc="soak", unit="s")
+            while time.monotonic() < end:
+                now = time.monotonic()
+                if now >= next_sample:
+                    samples.append({"t": now - start, **{k: p.memory_info().rss for k, p in ps.items()}})
+                    next_sample += 5.0
+                    bar.n = int(now - start)
+                    bar.refresh()
+                frame = frames[i % len(frames)]  # a loop over the clip: stamps keep increasing
+                msg = fill_image(Image(), frame, "bgr8")
+                stamp = time.time_ns()
+                msg.header.stamp.sec, msg.header.stamp.nanosec = stamp // 10**9, stamp % 10**9
+                msg.header.frame_id = "camera_optical_frame"
+                pub.publish(msg)
+                published += 1
+                # enroll every 300 frames and clear every 900, so every path runs; a call is
+                # (re-)sent until answered, without holding up the camera
+                if i % 300 == 30:
+                    pending = enroll
+                if i % 900 == 880:
+                    pending = clear
+                if pending is not None and pending.poll() is not None:
+                    pending = None
+                i += 1
+                time.sleep(max(0.0, start + i / args.rate - time.monotonic()))
+            bar.close()
+            alive = {k: p.poll() is None for k, p in procs.items()}
     finally:
-        ex.shutdown()
-        node.destroy_node()
-        rclpy.shutdown()
-        stop_nodes(procs.values())
+        harness.stop(procs.values())
     report = summarise(samples, logs, transitions, published, alive, args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,8 @@
-"""Embed query and gallery with a model and score the ranking (CMC, mAP, optional re-ranking)."""
+"""Embed query and gallery with a model and score the ranking (CMC, mAP, optional re-ranking).
+
+A model with side information (TransReID SIE) is fed each image's camera id, as the official
+evaluation does: without it an SIE checkpoint cannot reproduce its published numbers.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -48,21 +52,38 @@ def eval_data(samples: Sequence[ReidSample], spec, progress: bool = False) -> Re
                             progress=progress)
 
 
+def check_camera_ids(model: nn.Module, samples: Sequence[ReidSample]) -> None:
+    """Every camera id of ``samples`` has a row in the model's camera SIE table (no-op without SIE)."""
+    if not getattr(model, "has_sie", False) or model.backbone.camera_num <= 0 or not samples:
+        return
+    cameras = model.backbone.camera_num
+    top = max(s.camid for s in samples)
+    if top >= cameras:
+        raise ValueError(f"{model.spec.name} has an SIE table of {cameras} cameras, but the data has camera ids "
+                         f"up to {top}: train / evaluate with as many cameras as the data has")
+
+
 @torch.no_grad()
 def extract_features(model: nn.Module, data: ReidImageDataset, device: torch.device | str = "cpu",
                      batch_size: int = 64, flip: bool = False, num_workers: int = 0,
                      progress: bool = False) -> torch.Tensor:
-    """(N, feat_dim) eval-mode embeddings; ``flip`` averages with the mirrored image's embedding."""
+    """(N, feat_dim) eval-mode embeddings; ``flip`` averages with the mirrored image's embedding.
+
+    A model with SIE gets each sample's camera id as its camera label.
+    """
+    check_camera_ids(model, data.samples)
+    sie = getattr(model, "has_sie", False)
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     was_training = model.training
     model.eval()
     feats = []
     try:
-        for images, *_ in tqdm(loader, desc="embedding", unit="batch", disable=not progress):
+        for images, _, camids, _ in tqdm(loader, desc="embedding", unit="batch", disable=not progress):
             images = images.to(device)
-            f = model(images)
+            labels = (camids.to(device),) if sie else ()
+            f = model(images, *labels)
             if flip:
-                f = (f + model(images.flip(3))) / 2
+                f = (f + model(images.flip(3), *labels)) / 2
             feats.append(f.float().cpu())
     finally:
         model.train(was_training)

@@ -1,6 +1,7 @@
 """What every ReID model shares: its contract (:class:`ModelSpec`), train output, and BN-neck head."""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import torch
@@ -8,6 +9,26 @@ from torch import nn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class NeckFeat(enum.StrEnum):
+    """Which side of the BN-neck is the inference embedding (TransReID's ``TEST.NECK_FEAT``).
+
+    The two differ by order 1 (the BN rescales every dimension), so a checkpoint reproduces its
+    published numbers only with the feature it was evaluated with: every official TransReID config
+    tests ``before``; the official RGA evaluator scores both.
+    """
+
+    BEFORE = "before"   # the pooled / class-token feature the triplet loss sees
+    AFTER = "after"     # the BN-neck output the classifier sees
+
+
+def check_neck_feat(value: str | NeckFeat, model: str) -> NeckFeat:
+    """``value`` as a NeckFeat, or ValueError naming the model and the valid values."""
+    try:
+        return NeckFeat(value)
+    except ValueError:
+        raise ValueError(f"{model}: neck_feat must be one of {[v.value for v in NeckFeat]}, got {value!r}") from None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from . import register_model
-from .common import IMAGENET_MEAN, IMAGENET_STD, BNNeck, ModelSpec, TrainOutput, check_image_batch, check_input_size
+from .common import (IMAGENET_MEAN, IMAGENET_STD, BNNeck, ModelSpec, NeckFeat, TrainOutput, check_image_batch,
+                     check_input_size, check_neck_feat)
 from .resnet import STAGE_CHANNELS, ResNet50Backbone
 
 
@@ -97,13 +98,20 @@ class RGAModule(nn.Module):
 
 
 class RGANet(nn.Module):
-    """ResNet-50 (last stride 1) + optional RGA after each stage + GAP + BN-neck (+ classifier)."""
+    """ResNet-50 (last stride 1) + optional RGA after each stage + GAP + BN-neck (+ classifier).
+
+    ``neck_feat``: the inference embedding is the BN-neck output (``after``, default) or the pooled
+    feature before it (``before``); the official RGA evaluator scores both (``feat`` / ``feat_``),
+    the BN one being the Bag-of-Tricks choice this project trains for.
+    """
 
     def __init__(self, name: str, num_classes: int = 0, input_size: tuple[int, int] = (256, 128),
                  use_spatial: bool = True, use_channel: bool = True, last_stride: int = 1,
-                 cha_ratio: int = 8, spa_ratio: int = 8, down_ratio: int = 8) -> None:
+                 cha_ratio: int = 8, spa_ratio: int = 8, down_ratio: int = 8,
+                 neck_feat: str = NeckFeat.AFTER) -> None:
         super().__init__()
         input_size = check_input_size(input_size, name)
+        self.neck_feat = check_neck_feat(neck_feat, name)
         multiple = 16 * last_stride
         if input_size[0] % multiple or input_size[1] % multiple:
             raise ValueError(f"{name}: input_size {input_size} must be a multiple of {multiple} in H and W "
@@ -138,7 +146,7 @@ class RGANet(nn.Module):
         bn, logits = self.neck(feat)
         if self.training:
             return TrainOutput([logits], [feat])
-        return bn
+        return bn if self.neck_feat == NeckFeat.AFTER else feat
 
 
 @register_model("r50_baseline")

@@ -10,6 +10,12 @@ last block + norm on all tokens) and a local branch (another copy) applied to k 
 and shuffled patch tokens, each with the class token prepended; each branch output's class token
 goes through its own BN-neck. At inference ``jpm_inference="concat"`` returns
 [global, local_1/k, ..., local_k/k] as TransReID does, ``"global"`` only the global feature.
+
+``neck_feat`` picks the side of the BN-neck(s) returned at inference; the default ``before`` is
+what every official TransReID configuration is evaluated with (``TEST.NECK_FEAT``).
+
+SIE (side information embedding): one learnt vector per camera, per view, or per (camera, view)
+pair, scaled by λ and added to every token. The table row of a label pair is :func:`sie_row`.
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import register_model
-from .common import BNNeck, ModelSpec, TrainOutput, check_image_batch, check_input_size
+from .common import BNNeck, ModelSpec, NeckFeat, TrainOutput, check_image_batch, check_input_size, check_neck_feat
 
 VIT_MEAN = (0.5, 0.5, 0.5)
 VIT_STD = (0.5, 0.5, 0.5)
@@ -102,6 +108,14 @@ class PatchEmbed(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
+def sie_row(camera, view, camera_num: int, view_num: int):
+    """Row of the SIE table for camera / view labels (ints or int tensors), as official TransReID:
+    ``camera * view_num + view`` for a camera x view table, else the camera (or the view) itself."""
+    if camera_num > 0 and view_num > 0:
+        return camera * view_num + view
+    return camera if camera_num > 0 else view
+
+
 def grid_size(input_size: tuple[int, int], patch: int, stride: int) -> tuple[int, int]:
     """Token grid (rows, cols) of ``input_size`` for a patch size and stride (no padding)."""
     return (input_size[0] - patch) // stride + 1, (input_size[1] - patch) // stride + 1
@@ -138,8 +152,7 @@ class VisionTransformer(nn.Module):
         zeros = torch.zeros(batch, dtype=torch.long, device=self.sie_embed.device)
         cam = cam_label if cam_label is not None else zeros
         view = view_label if view_label is not None else zeros
-        index = cam * max(self.view_num, 1) + view if self.camera_num > 0 else view
-        return self.sie_coe * self.sie_embed[index]
+        return self.sie_coe * self.sie_embed[sie_row(cam, view, self.camera_num, self.view_num)]
 
     def tokens(self, x: torch.Tensor, cam_label: torch.Tensor | None = None,
                view_label: torch.Tensor | None = None, skip_last: bool = False) -> torch.Tensor:
@@ -185,9 +198,11 @@ class TransReID(nn.Module):
                  patch_size: int = 16, stride: int = 16, embed_dim: int = 768, depth: int = 12, heads: int = 12,
                  mlp_ratio: float = 4.0, qkv_bias: bool = True, drop_path_rate: float = 0.1,
                  camera_num: int = 0, view_num: int = 0, sie_coe: float = 3.0, jpm: bool = False,
-                 shift_num: int = 5, shuffle_groups: int = 2, k: int = 4, jpm_inference: str = "concat") -> None:
+                 shift_num: int = 5, shuffle_groups: int = 2, k: int = 4, jpm_inference: str = "concat",
+                 neck_feat: str = NeckFeat.BEFORE) -> None:
         super().__init__()
         input_size = check_input_size(input_size, name)
+        self.neck_feat = check_neck_feat(neck_feat, name)
         if jpm_inference not in JPM_INFERENCE:
             raise ValueError(f"{name}: jpm_inference must be one of {JPM_INFERENCE}, got {jpm_inference!r}")
         if not 0.0 <= drop_path_rate < 1.0:
@@ -214,6 +229,11 @@ class TransReID(nn.Module):
         feat_dim = embed_dim * (1 + k if jpm and jpm_inference == "concat" else 1)
         self.spec = ModelSpec(name, input_size, VIT_MEAN, VIT_STD, feat_dim)
 
+    @property
+    def has_sie(self) -> bool:
+        """Whether the forward takes camera / view labels (an SIE table exists)."""
+        return self.backbone.sie_embed is not None
+
     def copy_last_block_to_jpm(self) -> None:
         """Initialise both JPM branches from the backbone's last block and norm (after loading
         ImageNet weights, as TransReID does when it builds the branches)."""
@@ -228,7 +248,9 @@ class TransReID(nn.Module):
         if not self.jpm:
             feat = self.backbone.tokens(x, cam_label, view_label)[:, 0]
             bn, logits = self.neck(feat)
-            return TrainOutput([logits], [feat]) if self.training else bn
+            if self.training:
+                return TrainOutput([logits], [feat])
+            return bn if self.neck_feat == NeckFeat.AFTER else feat
         tokens = self.backbone.tokens(x, cam_label, view_label, skip_last=True)
         global_feat = self.jpm_global(tokens)[:, 0]
         cls = tokens[:, :1]
@@ -240,10 +262,11 @@ class TransReID(nn.Module):
         if self.training:
             local_out = [neck(f) for neck, f in zip(self.local_necks, local_feats)]
             return TrainOutput([global_logits] + [o[1] for o in local_out], [global_feat] + local_feats)
+        before = self.neck_feat == NeckFeat.BEFORE
         if self.jpm_inference == "global":
-            return global_bn
-        local_bn = [neck(f)[0] / self.k for neck, f in zip(self.local_necks, local_feats)]
-        return torch.cat([global_bn] + local_bn, dim=1)
+            return global_feat if before else global_bn
+        local = local_feats if before else [neck(f)[0] for neck, f in zip(self.local_necks, local_feats)]
+        return torch.cat([global_feat if before else global_bn] + [f / self.k for f in local], dim=1)
 
 
 @register_model("vit_base_transreid")

@@ -3,7 +3,9 @@
 The input size comes from the model's input shape; the normalisation from the model's metadata
 (``reid_follow.mean`` / ``reid_follow.std``, written by ``reid-follow export``) and otherwise the
 ImageNet statistics of the torchreid convention. Normalisation is never inside our exported
-graphs, so it is applied exactly once, here.
+graphs, so it is applied exactly once, here. A graph with a ``camera`` input (a TransReID model
+with SIE, see :mod:`reid_follow.models.export`) is fed the SIE row of the configured
+``sie_camera`` / ``sie_view``.
 """
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from ..models.export import CAMERA_INPUT, META_SIE
+from ..models.vit import sie_row
 from .batching import embed_crops
 from .config import EmbedderConfig
-from .crops import crop_boxes
+from .crops import CropBuffers, crop_boxes_uint8, normalise_crops
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -69,6 +73,7 @@ class OnnxEmbedder:
         options = ort.SessionOptions()
         if self.config.onnx_threads > 0:
             options.intra_op_num_threads = self.config.onnx_threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.config.onnx_spinning else "0")
         provider_options = None
         if device.startswith("cuda:"):
             index = int(device.split(":", 1)[1])
@@ -81,6 +86,8 @@ class OnnxEmbedder:
         self.path = path
         self.providers = self.session.get_providers()
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        has_camera = any(i.name == CAMERA_INPUT for i in inputs)
+        inputs = [i for i in inputs if i.name != CAMERA_INPUT]
         if len(inputs) != 1 or len(outputs) < 1:
             raise ValueError(f"{path}: expected one input (N, 3, H, W) and an (N, D) output, got inputs "
                              f"{[(i.name, i.shape) for i in inputs]} and outputs {[(o.name, o.shape) for o in outputs]}")
@@ -104,20 +111,40 @@ class OnnxEmbedder:
         self.std = _channel_stats(path, meta, META_STD, IMAGENET_STD)
         if not all(s > 0 for s in self.std):
             raise ValueError(f"{path}: metadata {META_STD} must be positive, got {self.std}")
+        self.sie_row = self._sie_row(path, meta) if has_camera else None
+        self._buffers = CropBuffers()
         if self.config.warmup:
             self._forward(torch.zeros(1, 3, *self.input_size))
+
+    def _sie_row(self, path: Path, meta: dict[str, str]) -> int:
+        """The SIE table row of the configured camera / view, checked against the graph's table."""
+        try:
+            sie = json.loads(meta[META_SIE])
+            cameras, views = int(sie["camera_num"]), int(sie["view_num"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{path}: a graph with a {CAMERA_INPUT!r} input needs metadata {META_SIE} "
+                             f"({{\"camera_num\": C, \"view_num\": V}}), got {meta.get(META_SIE)!r}") from None
+        return int(sie_row(*self.config.sie_labels(cameras, views, str(path)), cameras, views))
+
+    def _run(self, arr: np.ndarray) -> np.ndarray:
+        """The model's (N, D) float32 output for one input batch: the one place a session runs."""
+        feeds = {self.input_name: arr}
+        if self.sie_row is not None:
+            feeds[CAMERA_INPUT] = np.full(len(arr), self.sie_row, dtype=np.int64)
+        y = self.session.run([self.output_name], feeds)[0]
+        return np.asarray(y, dtype=np.float32)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         arr = x.numpy().astype(self.input_dtype, copy=False)
         if self.fixed_batch is None:
-            y = self.session.run([self.output_name], {self.input_name: arr})[0]
-            return torch.from_numpy(np.asarray(y, dtype=np.float32))
+            return torch.from_numpy(self._run(arr))
         parts = []   # a static-batch model: run fixed-size chunks, the last one zero-padded
         for start in range(0, len(arr), self.fixed_batch):
             chunk = arr[start:start + self.fixed_batch]
-            pad = np.zeros((self.fixed_batch - len(chunk), *arr.shape[1:]), arr.dtype)
-            y = self.session.run([self.output_name], {self.input_name: np.concatenate([chunk, pad])})[0]
-            parts.append(np.asarray(y[:len(chunk)], dtype=np.float32))
+            pad = self.fixed_batch - len(chunk)
+            if pad:
+                chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+            parts.append(self._run(chunk)[:self.fixed_batch - pad])
         return torch.from_numpy(np.concatenate(parts))
 
     def run_normalised(self, x: np.ndarray) -> np.ndarray:
@@ -128,9 +155,14 @@ class OnnxEmbedder:
                              f"got {x.shape}")
         return self._forward(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy()
 
+    def preprocess(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """The normalised (N, 3, H, W) float32 model input for ``boxes``; valid until this thread's next call."""
+        crops = crop_boxes_uint8(frame_bgr, boxes, self.input_size, self._buffers)
+        return normalise_crops(crops, self.mean, self.std, self._buffers)
+
     def embed(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """(N, dim) float32 L2-normalised features of ``boxes`` (xyxy pixels) in ``frame_bgr``."""
-        crops = crop_boxes(frame_bgr, boxes, self.input_size, torch.device("cpu"), self.mean, self.std)
-        if crops.shape[0] == 0:
+        crops = self.preprocess(frame_bgr, boxes)
+        if len(crops) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return embed_crops(crops, self._forward, self.config.max_batch, self.config.flip).numpy()
+        return embed_crops(torch.from_numpy(crops), self._forward, self.config.max_batch, self.config.flip).numpy()

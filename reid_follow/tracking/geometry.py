@@ -12,6 +12,18 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
 
 
+def expand_boxes(boxes: np.ndarray, buffer: float | np.ndarray) -> np.ndarray:
+    """xyxy boxes grown by ``buffer`` x their width / height on every side (scalar or one per box).
+
+    The buffered IoU of C-BIoU (Yang et al. 2023): at a low frame rate a person moves so far between
+    frames that the boxes no longer overlap, while the buffered ones still do, in proportion to the
+    distance relative to the person's size.
+    """
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    grow = np.asarray(buffer, dtype=np.float64).reshape(-1, 1) * np.tile(b[:, 2:] - b[:, :2], 2)
+    return b + grow * np.array([-1.0, -1.0, 1.0, 1.0])
+
+
 def coverage_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Fraction of each box of ``a`` covered by each box of ``b`` (occlusion proxy)."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 1, 4)

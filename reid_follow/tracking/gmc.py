@@ -68,3 +68,10 @@ def warp_states(means: np.ndarray, covs: np.ndarray, warp: np.ndarray) -> tuple[
     t[4:6, 4:6] = a
     t[3, 3] = t[7, 7] = scale
     return means, t @ covs @ t.T
+
+
+def rescale_states(means: np.ndarray, covs: np.ndarray, sx: float, sy: float) -> tuple[np.ndarray, np.ndarray]:
+    """Kalman states (cx, cy, a, h, velocities) of an image resized by (sx, sy): the same camera at a
+    new resolution, so the people did not move (a plain affine warp would get the aspect wrong)."""
+    t = np.diag([sx, sy, sx / sy, sy] * 2)
+    return means @ t, t @ covs @ t

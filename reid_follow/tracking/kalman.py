@@ -30,7 +30,8 @@ def xyah_to_xyxy(m: np.ndarray) -> np.ndarray:
 class KalmanBoxFilter:
     """Array-wise predict / update for many tracks; means (N, 8), covariances (N, 8, 8)."""
 
-    def __init__(self, std_position: float = 1.0 / 20, std_velocity: float = 1.0 / 160) -> None:
+    def __init__(self, std_position: float, std_velocity: float) -> None:
+        """Noise standard deviations per frame as fractions of the box height (TrackerConfig)."""
         self.std_position = std_position
         self.std_velocity = std_velocity
 

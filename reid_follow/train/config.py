@@ -43,6 +43,8 @@ class TrainConfig:
 
     model: str = param("vit_tiny_transreid", "registered model name (reid_follow.models.list_models())")
     input_size: list[int] = param([], "override the model's input size [H, W]; empty: the model's own")
+    sie_camera: bool = param(False, "TransReID side information over cameras: one SIE vector per camera id of the "
+                             "data (train, query and gallery), each image's camera fed in training and evaluation")
     epochs: int = param(60, "training epochs")
     batches_per_epoch: int = param(0, "PK batches per epoch (0: one pass over the training identities)")
     p: int = param(16, "identities per batch (P)")

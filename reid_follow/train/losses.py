@@ -3,7 +3,9 @@
 Formulas follow the seed digest: CE target y = (1 - ε)·onehot + ε/K with ε = 0.1; triplet
 max(d(a,p) - d(a,n) + α, 0) with the hardest positive and negative in the batch, or the soft
 margin log(1 + exp(d(a,p) - d(a,n))) when no margin is given. For models with JPM local branches
-the total is L(global) + mean over the k locals of L(local), as in TransReID.
+the total is 0.5·L(global) + 0.5·mean over the k locals of L(local), as the official TransReID
+``make_loss`` weights them (the same ratio as L(global) + mean(L(local)) at half the scale, which
+matters against the learning rate and weight decay tuned with it).
 """
 from __future__ import annotations
 
@@ -82,8 +84,12 @@ class LossConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
+JPM_GLOBAL_WEIGHT = 0.5   # official TransReID: 0.5 * global + 0.5 * mean(locals), for ID and triplet alike
+
+
 class ReidLoss(nn.Module):
-    """CE on the BN-neck logits + triplet on the pre-BN features, per branch; locals averaged."""
+    """CE on the BN-neck logits + triplet on the pre-BN features, per branch; JPM locals averaged
+    and weighted against the global branch as TransReID does."""
 
     def __init__(self, config: LossConfig, num_classes: int, feat_dim: int) -> None:
         super().__init__()
@@ -116,7 +122,7 @@ class ReidLoss(nn.Module):
         if len(feats) > 1:
             local = torch.stack([self.branch(lg, f, labels)[0] for lg, f in zip(logits[1:], feats[1:])]).mean()
             parts["local"] = local.detach()
-            total = total + local
+            total = JPM_GLOBAL_WEIGHT * total + (1.0 - JPM_GLOBAL_WEIGHT) * local
         if self.center is not None:
             parts["center"] = self.center(feats[0], labels)
             total = total + self.config.center_weight * parts["center"]

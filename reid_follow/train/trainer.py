@@ -34,12 +34,25 @@ from .sampler import PKSampler
 from .schedule import lr_factor
 
 
-def build_train_model(config: TrainConfig, num_classes: int) -> nn.Module:
-    """The registered model with a classifier over the training identities."""
+def model_options(config: TrainConfig, dataset: ReidDataset) -> dict[str, Any]:
+    """The ``build_model`` settings of a run (stored in its checkpoints as ``model_cfg``).
+
+    With ``sie_camera`` the SIE table has one row per camera id of the whole dataset, so that
+    query and gallery cameras have their learnt vector at evaluation (as TransReID sizes it).
+    """
+    options: dict[str, Any] = {"input_size": list(config.input_size)} if config.input_size else {}
+    if config.sie_camera:
+        samples = dataset.train + dataset.query + dataset.gallery
+        options["camera_num"] = max(s.camid for s in samples) + 1
+    return options
+
+
+def build_train_model(config: TrainConfig, num_classes: int, options: dict[str, Any]) -> nn.Module:
+    """The registered model with a classifier over the training identities, built with ``options``
+    (from :func:`model_options`)."""
     from ..models import build_model  # heavy model code is imported only when a model is built
     from . import small_models  # noqa: F401  (registers small_cnn)
 
-    options: dict[str, Any] = {"input_size": tuple(config.input_size)} if config.input_size else {}
     return build_model(config.model, num_classes=num_classes, **options)
 
 
@@ -71,7 +84,9 @@ class Trainer:
         self.device = resolve_device(config.device)
         self.labels = dataset.train_labels()
         torch.manual_seed(config.seed)
-        self.model = build_train_model(config, len(self.labels)).to(self.device)
+        self.model_cfg = model_options(config, dataset)
+        self.model = build_train_model(config, len(self.labels), self.model_cfg).to(self.device)
+        self.sie = getattr(self.model, "has_sie", False)
         spec = self.model.spec
         self.loss = ReidLoss(config.loss, len(self.labels), spec.feat_dim).to(self.device)
         groups = _param_groups(self.model, self.loss, config)
@@ -97,7 +112,7 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------
     def save_checkpoint(self, path: Path) -> Path:
-        torch.save({"model": self.model.state_dict(), "model_name": self.config.model,
+        torch.save({"model": self.model.state_dict(), "model_name": self.config.model, "model_cfg": self.model_cfg,
                     "model_spec": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.model.spec).items()},
                     "input_size": list(self.config.input_size), "num_classes": len(self.labels),
                     "loss": self.loss.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -135,12 +150,13 @@ class Trainer:
         n = len(self.loader)
         bar = tqdm(self.loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", disable=not self.progress,
                    leave=False)
-        for i, (images, labels, _, _) in enumerate(bar):
+        for i, (images, labels, camids, _) in enumerate(bar):
             lr = self._set_lr(epoch - 1 + i / n)
             images, labels = images.to(self.device), labels.to(self.device)
+            cams = (camids.to(self.device),) if self.sie else ()
             autocast = torch.autocast("cuda", dtype=torch.float16) if self.use_amp else nullcontext()
             with autocast:
-                out = self.model(images)
+                out = self.model(images, *cams)
             total, parts = self.loss(out.logits, [f.float() for f in out.feats], labels)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(total).backward()
