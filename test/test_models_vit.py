@@ -99,3 +99,21 @@ def test_pos_embed_interpolation_keeps_cls_and_constant_fields() -> None:
     torch.testing.assert_close(out[:, 1:], torch.full((1, 210, 4), 0.25))
     with pytest.raises(ValueError, match="not 14x15"):
         interpolate_pos_embed(pe, (14, 15), (2, 2))
+
+
+def test_neck_feat_sides() -> None:
+    """'before' (default, official TransReID evaluation) is the pre-BN feature the triplet loss sees;
+    'after' the BN-neck output; with JPM both are [global, local_i / k]."""
+    x = torch.randn(2, 3, 128, 64)
+    torch.manual_seed(0)
+    model = build_model("vit_tiny_transreid", num_classes=3, jpm=True, stride=12)
+    with torch.no_grad():
+        train_feats = model.train()(x).feats               # also moves the BN statistics off (0, 1)
+        model.eval()
+        before = model(x)
+        model.neck_feat = "after"
+        after = model(x)
+    torch.testing.assert_close(before, torch.cat([train_feats[0]] + [f / 4 for f in train_feats[1:]], dim=1))
+    assert after.shape == (2, 960) and not torch.allclose(before, after, atol=1e-2)
+    with pytest.raises(ValueError, match="neck_feat must be one of"):
+        build_model("vit_tiny_transreid", neck_feat="middle")
