@@ -13,9 +13,21 @@ from typing import Any
 
 import yaml
 
+import re
+
 from reid_follow.config_base import ConfigError, flatten_mapping, docs, flatten, from_flat, param, section
 from reid_follow.follow.config import FollowConfig
 from reid_follow.pose import PoseConfig
+from reid_follow.reid.config import EmbedderConfig
+
+DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_device(name: str, device: str) -> None:
+    """``auto``, ``cpu`` or ``cuda[:i]``: anything else (``gpu``, ``cuda0``) is an error at start,
+    not a silent CPU fallback."""
+    if not DEVICES.fullmatch(device):
+        raise ConfigError(f"{name} must be auto, cpu or cuda[:index], got {device!r}")
 
 # --------------------------------------------------------------------------------------------
 
@@ -27,12 +39,12 @@ class DetectorConfig:
     detector_model: str = param(
         "hog", "Person detector: 'hog' (OpenCV's built-in HOG people detector, no files needed) or "
                "'onnx:/path/model.onnx' (a YOLOX-style ONNX model; person = class 0).")
-    score_threshold: float = param(0.3, "Detections with a lower score are dropped.")
-    nms_iou: float = param(0.45, "IoU above which overlapping person boxes are suppressed (NMS).")
+    score_threshold: float = param(0.3, "Detections with a lower score are dropped.", 0.0, 1.0)
+    nms_iou: float = param(0.45, "IoU above which overlapping person boxes are suppressed (NMS).", 0.0, 1.0)
     resize_width: int = param(
         0, "HOG only: frames are resized to this width before detection; boxes are reported in the "
            "original pixels. HOG finds people at least 128 px tall: upscale footage of small people, "
-           "downscale large frames for speed. 0 = native size.")
+           "downscale large frames for speed. 0 = native size.", 0)
     hog_min_margin: float = param(
         0.7, "HOG only: smallest SVM margin of a kept detection. HOG's false positives (posts, door "
              "frames, two people as one tall box) have small margins: measured on MOT16-05, margin >= 0.7 "
@@ -43,6 +55,7 @@ class DetectorConfig:
     def validate(self) -> None:
         if not (self.detector_model == "hog" or self.detector_model.startswith("onnx:")):
             raise ConfigError(f"detector_model must be 'hog' or 'onnx:/path', got {self.detector_model!r}")
+        check_device("device", self.device)
 
 
 @dataclass
@@ -53,18 +66,30 @@ class FollowerConfig:
         "default", "Appearance embedder: 'default' (shipped, no downloads), 'none' (motion only), "
                    "'torch:MODEL[:CHECKPOINT]' or 'onnx:/path/model.onnx'.")
     device: str = param("auto", "Compute device for the embedder: auto | cpu | cuda[:i].")
-    sync_queue_size: int = param(
-        10, "Images and detection arrays kept while waiting for their partner with the same stamp.")
+    sync_window_s: float = param(
+        1.0, "Images (and depth images) are kept this long, in stamp time, for the detection array with "
+             "the same stamp: must exceed the detector's latency (a CPU detector: 0.1-0.4 s). Memory: "
+             "the camera's frames of this span.", 0.05, 10.0)
+    depth_tolerance_s: float = param(
+        0.02, "An aligned depth image (depth/image_raw, optional) goes with the image whose stamp is "
+              "nearest within this (s); 0 = only the same stamp.", 0.0, 1.0)
+    status_period_s: float = param(
+        1.0, "The status topic (transient local) is published on every change and again at this "
+             "period, so a late subscriber and a lossy link still see the state.", 0.1, 60.0)
     fx: float = param(0.0, "Focal length x (px) used when no camera_info has arrived; 0 = derive "
-                           "from horizontal_fov_deg and the image width.")
-    fy: float = param(0.0, "Focal length y (px) used without camera_info; 0 = same as fx.")
-    cx: float = param(0.0, "Principal point x (px) without camera_info; 0 = image centre.")
-    cy: float = param(0.0, "Principal point y (px) without camera_info; 0 = image centre.")
+                           "from horizontal_fov_deg and the image width.", 0.0)
+    fy: float = param(0.0, "Focal length y (px) used without camera_info; 0 = same as fx.", 0.0)
+    cx: float = param(0.0, "Principal point x (px) without camera_info; 0 = image centre.", 0.0)
+    cy: float = param(0.0, "Principal point y (px) without camera_info; 0 = image centre.", 0.0)
     horizontal_fov_deg: float = param(60.0, "Horizontal field of view assumed when neither "
-                                            "camera_info nor fx is given.")
+                                            "camera_info nor fx is given.", 1.0, 179.0)
     publish_debug_image: bool = param(False, "Publish an annotated image on debug_image.")
+    embedding: EmbedderConfig = section(EmbedderConfig, "How the embedder runs (batching, flip, fp16, threads).")
     follow: FollowConfig = section(FollowConfig, "Tracking, gallery and re-acquisition.")
     pose: PoseConfig = section(PoseConfig, "Target position estimate published on target_pose.")
+
+    def validate(self) -> None:
+        check_device("device", self.device)
 
 
 @dataclass

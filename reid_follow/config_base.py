@@ -14,13 +14,22 @@ from typing import Any
 import yaml
 
 PARAM_DOC = "doc"
+PARAM_RANGE = "range"
 
 
-def param(default: Any, doc: str) -> Any:
-    """A documented dataclass field; lists are copied per instance."""
+def param(default: Any, doc: str, low: float | None = None, high: float | None = None) -> Any:
+    """A documented dataclass field; lists are copied per instance.
+
+    ``low``/``high`` (inclusive) are checked whenever values are read (parameter files,
+    overrides, ``ros2 param set``) and become the ROS parameter's descriptor range, so
+    ``ros2 param describe`` shows the same bounds the code enforces.
+    """
+    metadata: dict[str, Any] = {PARAM_DOC: doc}
+    if low is not None or high is not None:
+        metadata[PARAM_RANGE] = (low, high)
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata={PARAM_DOC: doc})
-    return field(default=default, metadata={PARAM_DOC: doc})
+        return field(default_factory=lambda d=default: type(d)(d), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 def section(cls: type, doc: str) -> Any:
@@ -60,6 +69,29 @@ def docs(cls: type, prefix: str = "") -> dict[str, str]:
         else:
             out[name] = f.metadata.get(PARAM_DOC, "")
     return out
+
+
+def ranges(cls: type, prefix: str = "") -> dict[str, tuple[float | None, float | None]]:
+    """``{dotted_name: (low, high)}`` of every leaf parameter declared with bounds."""
+    out: dict[str, tuple[float | None, float | None]] = {}
+    hints = _field_types(cls)
+    for f in fields(cls):
+        name = f"{prefix}{f.name}"
+        if is_dataclass(hints[f.name]):
+            out.update(ranges(hints[f.name], name + "."))
+        elif PARAM_RANGE in f.metadata:
+            out[name] = f.metadata[PARAM_RANGE]
+    return out
+
+
+def _check_range(name: str, value: Any, bounds: tuple[float | None, float | None] | None) -> Any:
+    if bounds is not None:
+        low, high = bounds
+        if (low is not None and value < low) or (high is not None and value > high):
+            lo = "-inf" if low is None else low
+            hi = "inf" if high is None else high
+            raise ConfigError(f"parameter '{name}' must be in [{lo}, {hi}], got {value!r}")
+    return value
 
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:
@@ -122,7 +154,7 @@ def from_flat(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
             kwargs[f.name] = from_flat(hint, {k: v for k, v in values.items() if k.startswith(name + ".")},
                                        name + ".")
         elif name in values:
-            kwargs[f.name] = _coerce(name, values[name], hint)
+            kwargs[f.name] = _check_range(name, _coerce(name, values[name], hint), f.metadata.get(PARAM_RANGE))
     obj = cls(**kwargs)
     validate = getattr(obj, "validate", None)
     if callable(validate):

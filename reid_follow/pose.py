@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from reid_follow.config_base import ConfigError, param
 
@@ -52,31 +53,53 @@ def intrinsics(width: int, fx: float = 0.0, fy: float = 0.0, cx: float = 0.0, cy
     return np.array([[fx, 0.0, cx or width / 2.0], [0.0, fy or fx, cy or height / 2.0], [0, 0, 1.0]])
 
 
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    x, y, z, w = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
+def box_depths(boxes: np.ndarray, depth: np.ndarray | None, cfg: PoseConfig | None = None) -> np.ndarray | None:
+    """Median depth (m) over the valid pixels in the core of each box: NaN where none, None without depth.
 
-
-def depth_range(depth: np.ndarray, box: np.ndarray, cfg: PoseConfig) -> float | None:
-    """Median depth (m) over valid pixels in the box core; 16UC1 is millimetres, float is metres."""
+    The one depth-median helper of the package: the pose's range and the 'nearest' enrollment
+    rule must agree on how far a person is. Only the central ``cfg.depth_core_fraction`` of the
+    box (width and height) counts, because a person box's border is mostly background; 16UC1
+    (uint16) images are millimetres, float images metres; readings outside
+    [depth_min_m, depth_max_m] (0 = no return, NaN) are invalid.
+    """
+    if depth is None:
+        return None
     if depth.ndim != 2:
         raise ValueError(f"depth image must be 2-D, got shape {depth.shape}")
-    x1, y1, x2, y2 = box
-    w, h = x2 - x1, y2 - y1
-    m = (1 - cfg.depth_core_fraction) / 2
-    c0, c1 = int(max(0, x1 + m * w)), int(min(depth.shape[1], math.ceil(x2 - m * w)))
-    r0, r1 = int(max(0, y1 + m * h)), int(min(depth.shape[0], math.ceil(y2 - m * h)))
-    if c1 <= c0 or r1 <= r0:
-        return None
-    core = depth[r0:r1, c0:c1].astype(np.float64)
-    if depth.dtype == np.uint16:
-        core = core / 1000.0
-    valid = core[np.isfinite(core) & (core >= cfg.depth_min_m) & (core <= cfg.depth_max_m)]
-    return float(np.median(valid)) if valid.size else None
+    cfg = cfg or PoseConfig()
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scale = 1e-3 if depth.dtype == np.uint16 else 1.0
+    margin = (1 - cfg.depth_core_fraction) / 2
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    c0 = np.clip(np.floor(boxes[:, 0] + margin * w), 0, depth.shape[1]).astype(int)
+    c1 = np.clip(np.ceil(boxes[:, 2] - margin * w), 0, depth.shape[1]).astype(int)
+    r0 = np.clip(np.floor(boxes[:, 1] + margin * h), 0, depth.shape[0]).astype(int)
+    r1 = np.clip(np.ceil(boxes[:, 3] - margin * h), 0, depth.shape[0]).astype(int)
+    out = np.full(len(boxes), np.nan)
+    for i in range(len(boxes)):
+        core = depth[r0[i]:r1[i], c0[i]:c1[i]].astype(np.float64) * scale
+        valid = core[np.isfinite(core) & (core >= cfg.depth_min_m) & (core <= cfg.depth_max_m)]
+        if valid.size:
+            out[i] = float(np.median(valid))
+    return out
+
+
+def bearing_orientation(point: np.ndarray, origin: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Quaternion (x, y, z, w) whose x axis points from ``origin`` (the camera) towards ``point``
+    in the plane normal to ``up``, with z along ``up``: a heading a navigation goal can use.
+
+    Only the horizontal bearing counts: a goal pitched towards a person's chest would tilt a
+    ground robot's goal pose. Straight above or below the camera the heading is undefined and
+    the frame's own orientation (identity) is returned.
+    """
+    up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+    d = np.asarray(point, dtype=np.float64) - np.asarray(origin, dtype=np.float64)
+    forward = d - (d @ up) * up
+    norm = np.linalg.norm(forward)
+    if norm < 1e-9:
+        return np.array([0.0, 0.0, 0.0, 1.0])
+    forward /= norm
+    return Rotation.from_matrix(np.stack([forward, np.cross(up, forward), up], axis=1)).as_quat()
 
 
 class PoseEstimator:
@@ -85,7 +108,7 @@ class PoseEstimator:
     def __init__(self, cfg: PoseConfig) -> None:
         cfg.validate()
         self.cfg = cfg
-        self._rot = quat_to_matrix(np.asarray(cfg.base_from_camera[3:], dtype=np.float64))
+        self._rot = Rotation.from_quat(cfg.base_from_camera[3:]).as_matrix()
         self._trans = np.asarray(cfg.base_from_camera[:3], dtype=np.float64)
         self._smoothed: np.ndarray | None = None
 
@@ -102,8 +125,8 @@ class PoseEstimator:
         if box.shape != (4,) or not np.all(np.isfinite(box)) or box[3] - box[1] < 1 or box[2] - box[0] < 1:
             return None
         fx, fy, cx, cy = camera_matrix[0, 0], camera_matrix[1, 1], camera_matrix[0, 2], camera_matrix[1, 2]
-        rng = depth_range(depth, box, self.cfg) if depth is not None else None
-        if rng is None:
+        rng = box_depths(box, depth, self.cfg)[0] if depth is not None else math.nan
+        if not math.isfinite(rng):
             rng = fy * self.cfg.person_height_m / (box[3] - box[1])
         u, v = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
         ray = np.array([(u - cx) / fx, (v - cy) / fy, 1.0])
@@ -113,3 +136,11 @@ class PoseEstimator:
         a = self.cfg.smoothing
         self._smoothed = point if self._smoothed is None else a * point + (1 - a) * self._smoothed
         return self._smoothed.copy()
+
+    def orientation(self, position: np.ndarray) -> np.ndarray:
+        """Quaternion (x, y, z, w) along the bearing from the camera to ``position`` (see
+        bearing_orientation): up is -y in the optical frame, +z in a REP-103 base frame, where
+        the camera sits at base_from_camera's translation."""
+        if self.cfg.output_frame:
+            return bearing_orientation(position, self._trans, np.array([0.0, 0.0, 1.0]))
+        return bearing_orientation(position, np.zeros(3), np.array([0.0, -1.0, 0.0]))

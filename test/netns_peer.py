@@ -15,7 +15,7 @@ from rclpy.executors import MultiThreadedExecutor
 from std_msgs.msg import String
 
 from reid_follow.ros.bag_player import BagPlayer
-from reid_follow.ros.harness import Diagnostics, TriggerClient, WaitTimeout, wait_until_quiet
+from reid_follow.ros.harness import Diagnostics, TriggerClient, WaitTimeout, wait_for, wait_until_quiet
 
 
 def main(bag: str, enroll_after: int) -> None:
@@ -38,10 +38,13 @@ def main(bag: str, enroll_after: int) -> None:
     player = BagPlayer(node, bag)
     result["subscribed"] = player.wait_for_subscribers(("/image_raw", "/detections"), timeout=30)
 
+    seen = []
+
     def on_message(topic: str, _t: int) -> None:
-        if topic == "/detections" and "enroll" not in result \
-                and diagnostics.count("follower", "processed") >= enroll_after:
+        seen.append(topic == "/detections")
+        if sum(seen) == enroll_after and "enroll" not in result:  # hold the camera until those are processed
             try:
+                wait_for(lambda: diagnostics.count("follower", "processed") >= enroll_after, 10, "frames processed")
                 result["enroll"] = enroll.call(10).success
             except WaitTimeout:
                 result["enroll"] = None
@@ -49,7 +52,7 @@ def main(bag: str, enroll_after: int) -> None:
     player.play(on_message)
     wait_until_quiet(lambda: diagnostics.count("follower", "processed"), 2.5, 30, "the last frames")
     result.update(poses=len(poses), processed=diagnostics.count("follower", "processed"),
-                  tracking="tracking" in states, states_seen=states[:60], frame_ids=sorted({p.header.frame_id for p in poses}))
+                  tracking="tracking" in states, frame_ids=sorted({p.header.frame_id for p in poses}))
     print("RESULT " + json.dumps(result), flush=True)
     node.destroy_node()
     rclpy.shutdown()

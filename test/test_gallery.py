@@ -1,13 +1,13 @@
-"""Target gallery, distractor bank and online classifier on real person crops (MOT16-05)."""
+"""Target gallery, distractor bank and the identity score on real person crops (MOT16-05)."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from reid_follow.follow.classifier import TargetClassifier
 from reid_follow.follow.evaluate import pedestrians
 from reid_follow.follow.gallery import DistractorBank, TargetGallery, load_gallery, save_gallery
+from reid_follow.follow.identity import IdentityScore
 from reid_follow.mot import read_mot, xywh_to_xyxy
 from reid_follow.reid import build_embedder
 
@@ -48,21 +48,35 @@ def test_gallery_is_bounded_diverse_and_keeps_enrollment(crops) -> None:
     assert len(bank) == 4 and np.allclose(bank.array()[-1], emb[5])
 
 
-def test_classifier_tells_the_target_from_others_on_later_frames(crops) -> None:
+def test_identity_score_is_calibrated_open_set(crops) -> None:
+    """Target high, a person seen beside it low, and a person never seen low too (not mid)."""
     emb, ids, frames = crops
     target = 1
     early, late = frames <= 20, frames > 28
-    clf = TargetClassifier(regularization=0.3)
-    clf.fit(emb[early & (ids == target)], emb[early & (ids != target)])
-    pos, neg = clf.score(emb[late & (ids == target)]), clf.score(emb[late & (ids != target)])
-    assert pos.mean() > 0.6 and neg.mean() < 0.3
-    auc = (pos[:, None] > neg[None, :]).mean()
-    assert auc > 0.95, f"AUC {auc:.3f}"
-    unfit = TargetClassifier(0.3)
-    unfit.fit(emb[:3], None)                                    # no negatives: nothing to learn
+    never = [i for i in np.unique(ids) if i != target and not (early & (ids == i)).any()]
+    seen = [i for i in np.unique(ids) if i != target and (early & (ids == i)).any()]
+    assert seen
+    g = TargetGallery(60, 0.02, 3)
+    for e in emb[early & (ids == target)]:
+        g.add(e)
+    # Distractors: the people seen early, except one kept back as a never-seen stranger.
+    stranger = seen[-1] if not never else never[0]
+    bank = emb[early & (ids != target) & (ids != stranger)]
+    score = IdentityScore(top_k=3)
+    score.fit(g.samples, bank)
+    assert score.ready
+    pos = score.score(emb[late & (ids == target)], g.samples, bank)
+    neg = score.score(emb[late & (ids != target) & (ids != stranger)], g.samples, bank)
+    new = score.score(emb[late & (ids == stranger)], g.samples, bank)
+    assert len(pos) and len(neg) and len(new)
+    assert np.median(pos) > 0.8 and np.median(neg) < 0.1 and np.median(new) < 0.2, \
+        (np.median(pos), np.median(neg), np.median(new))
+    assert (pos[:, None] > neg[None, :]).mean() > 0.95 and (pos[:, None] > new[None, :]).mean() > 0.95
+    unfit = IdentityScore(top_k=3)
+    unfit.fit(g.samples, None)                                  # no other person seen: no calibration
     assert not unfit.ready
-    with pytest.raises(RuntimeError):
-        unfit.score(emb[:1])
+    unfit.fit(g.samples[:1], bank)                              # one target sample: no same-person statistics
+    assert not unfit.ready
 
 
 def test_gallery_file_round_trip_and_mismatch(crops, tmp_path) -> None:

@@ -179,7 +179,8 @@ def bare_model(embedder) -> tuple[str, Callable[[np.ndarray, np.ndarray], object
     """(backend, make_input(frame, boxes), run(input)) of an ONNX or torch embedder's bare model.
 
     ``make_input`` is the embedder's own preprocessing, done before the clock starts; ``run`` is
-    only the model: ``InferenceSession.run`` or the torch module's forward (synchronised on CUDA).
+    only the model: ``InferenceSession.run`` (with a camera feed for SIE graphs) or the torch module's
+    forward (synchronised on CUDA).
     """
     import torch
 
@@ -190,7 +191,7 @@ def bare_model(embedder) -> tuple[str, Callable[[np.ndarray, np.ndarray], object
     if isinstance(embedder, OnnxEmbedder):
         def make(frame, boxes):                 # a copy: preprocess returns the embedder's reused buffer
             return embedder.preprocess(frame, boxes).astype(embedder.input_dtype, copy=True)
-        return "onnxruntime", make, lambda x: embedder.session.run([embedder.output_name], {embedder.input_name: x})[0]
+        return "onnxruntime", make, embedder._run       # InferenceSession.run with the model's feeds, nothing else
     if isinstance(embedder, TorchEmbedder):
         spec, device = embedder.spec, embedder.device
 

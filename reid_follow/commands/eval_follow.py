@@ -72,6 +72,7 @@ def main(args: argparse.Namespace) -> int:
     from reid_follow.reid import build_embedder
     from reid_follow.video import FrameSource
 
+    started = datetime.datetime.now(datetime.timezone.utc)
     data = Path(args.data)
     if args.quick:
         args.sequences = args.sequences or QUICK["sequences"]
@@ -133,7 +134,7 @@ def main(args: argparse.Namespace) -> int:
     by_condition = summarise(runs, ("condition", "follower"), macro_over=("sequence", "source"))
     macro = summarise(runs, ("follower",), macro_over=("sequence", "source", "condition"))
     cal = {label: calibration_summary(samples) for label, samples in calibration.items() if samples}
-    result = dict(meta=_meta(args, specs, conditions), macro=macro, by_condition=by_condition, summary=summary,
+    result = dict(meta=_meta(args, specs, conditions, started), macro=macro, by_condition=by_condition, summary=summary,
                   calibration=cal, notes=notes, runs=runs)
     plot_summary(out_dir / "summary.png", by_condition, calibration)
     text = markdown(macro, by_condition, summary)
@@ -215,11 +216,19 @@ def _f(v: float | None, fmt: str = ".3f") -> str:
     return "n/a" if v is None else format(v, fmt)
 
 
+def _cell(r: dict) -> str:
+    """success / wrong-person / re-acquired of one follower in a pivot table."""
+    wrong = "n/a" if r["wrong_person"] is None else f"{100 * r['wrong_person']:.1f} %"
+    return f"{r['success']:.2f} / {wrong} / {r['reacquired']}/{r['reappearances']}" if r["success"] is not None else "n/a"
+
+
 def markdown(macro: list[dict], by_condition: list[dict], summary: list[dict]) -> str:
-    """Three tables: macro per follower; per condition x follower; per sequence x condition x follower."""
-    out = ["### Macro average per follower (each sequence x source x condition counts once)\n",
-           "| follower | success (detection bound) | wrong-person (worst) | absent correct (worst) | re-acquired "
-           "| latency (frames) | ms/frame | enrollment failed |",
+    """Macro per follower; then per condition and per sequence x detections x condition as pivots
+    with one column per follower (success / wrong-person / re-acquired)."""
+    followers = [r["follower"] for r in macro]
+    out = ["### Macro average per follower (each sequence x detections x condition counts once)\n",
+           "| follower | success (detection bound) | wrong-person (worst cell) | absent correct (worst cell) | "
+           "re-acquired | latency (frames) | ms/frame | enrollment failed |",
            "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in macro:
         out.append(f"| {r['follower']} | {_f(r['success'])} ({_f(r['detector_recall'], '.2f')}) | "
@@ -227,26 +236,24 @@ def markdown(macro: list[dict], by_condition: list[dict], summary: list[dict]) -
                    f"({_f(r['worst_absent_correct'], '.2f')}) | {r['reacquired']}/{r['reappearances']} | "
                    f"{_f(r['latency_mean'], '.1f')} | {_f(r['ms_per_frame'], '.1f')} | "
                    f"{r['enroll_failed']}/{r['runs']} |")
-    out += ["", "### Per condition (macro over sequences)\n",
-            "| condition | follower | success (bound) | wrong-person | absent correct | re-acquired | ms/frame |",
-            "|---|---|---:|---:|---:|---:|---:|"]
-    for r in sorted(by_condition, key=lambda r: (r["condition"], r["follower"])):
-        out.append(f"| {r['condition']} | {r['follower']} | {_f(r['success'])} ({_f(r['detector_recall'], '.2f')}) | "
-                   f"{_f(r['wrong_person'])} | {_f(r['absent_correct'])} | {r['reacquired']}/{r['reappearances']} | "
-                   f"{_f(r['ms_per_frame'], '.1f')} |")
-    out += ["", "### Per sequence x detections x condition (frame-weighted over the targets)\n",
-            "| sequence | detections | condition | follower | runs | success (bound) | wrong-person | absent correct "
-            "| re-acquired | latency | ms/frame |",
-            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in sorted(summary, key=lambda r: (r["sequence"], r["source"], r["condition"], r["follower"])):
-        out.append(f"| {r['sequence']} | {r['source']} | {r['condition']} | {r['follower']} | {r['runs']} | "
-                   f"{_f(r['success'])} ({_f(r['detector_recall'], '.2f')}) | {_f(r['wrong_person'])} | "
-                   f"{_f(r['absent_correct'])} | {r['reacquired']}/{r['reappearances']} | "
-                   f"{_f(r['latency_mean'], '.1f')} | {_f(r['ms_per_frame'], '.1f')} |")
+    for title, rows, keys in (("Per condition (macro over sequences)", by_condition, ("condition",)),
+                              ("Per sequence x detections x condition (frame-weighted over the targets)",
+                               summary, ("sequence", "source", "condition"))):
+        cells: dict[tuple, dict[str, dict]] = {}
+        for r in rows:
+            cells.setdefault(tuple(r[k] for k in keys), {})[r["follower"]] = r
+        out += ["", f"### {title}: success / wrong-person / re-acquired\n",
+                "| " + " | ".join(keys) + " | detection bound | " + " | ".join(followers) + " |",
+                "|" + "---|" * len(keys) + "---:|" * (1 + len(followers))]
+        for key in sorted(cells):
+            c = cells[key]
+            bound = next(iter(c.values()))["detector_recall"]
+            out.append("| " + " | ".join(map(str, key)) + f" | {_f(bound, '.2f')} | " +
+                       " | ".join(_cell(c[f]) if f in c else "" for f in followers) + " |")
     return "\n".join(out) + "\n"
 
 
-def _meta(args: argparse.Namespace, specs: list[str], conditions: list) -> dict:
+def _meta(args: argparse.Namespace, specs: list[str], conditions: list, started: datetime.datetime) -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 check=False).stdout.strip()
@@ -254,7 +261,8 @@ def _meta(args: argparse.Namespace, specs: list[str], conditions: list) -> dict:
                                     text=True, check=False).stdout.strip())
     except OSError:
         commit, dirty = "", False
-    return dict(time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    elapsed = datetime.datetime.now(datetime.timezone.utc) - started
+    return dict(started=started.isoformat(timespec="seconds"), elapsed_s=round(elapsed.total_seconds()),
                 commit=commit + ("+uncommitted" if dirty else ""), machine=platform.processor() or platform.machine(),
                 cpu_count=os.cpu_count(), embedders=specs, detector=args.detector,
                 conditions=[c.value for c in conditions], targets=args.targets, seed=args.seed,

@@ -16,19 +16,29 @@ class FollowConfig:
                   "image centre: score = area / (1 + distance to centre / image width)), 'largest', "
                   "or 'nearest' (smallest depth; needs a depth topic, else falls back to 'largest').")
     enroll_min_iou: float = param(
-        0.3, "An enrollment box or region (/enroll_roi, follow-video --enroll) must overlap a detected "
-             "person with at least this IoU, else enrollment fails with the best IoU found.")
+        0.3, "An enrollment box or region (/enroll_roi, follow-video --enroll) is taken as the detected "
+             "person it overlaps with at least this IoU; when none does (the detector missed them, a "
+             "loose box), the target starts from the box itself and locks onto their detection.")
+    enroll_lockon_frames: int = param(
+        8, "After an enrollment from a box that no detection matched: frames the target's track may "
+           "stay without a detection (its predicted box reported, marked predicted) while it locks "
+           "onto the person's detection by motion and appearance; then 'occluded'.")
     enroll_samples: int = param(
         3, "Trustworthy appearance samples collected in state 'enrolling' before 'tracking'.")
-    enroll_motion_iou: float = param(
-        0.5, "While enrolling (the classifier knows too little yet) a target crop is trusted only if "
-             "its detection overlaps the track's predicted box with at least this IoU.")
+    enroll_clearance: float = param(
+        0.5, "While enrolling (the identity score is not calibrated yet) a target crop is trusted only "
+             "when no other person's box comes within this fraction of the target's width / height of "
+             "it: motion alone cannot have confused them.")
     min_detection_score: float = param(0.0, "Detections below this score are ignored.")
     nms_iou: float = param(
         0.45, "Detections overlapping a higher-scoring one by more than this IoU are dropped (non-maximum "
               "suppression): duplicate boxes of one person, common in detection files (e.g. MOT16's DPM "
               "det.txt), would otherwise split the target's track. A no-op after the detector node, "
               "which applies the same NMS. 1 = off.")
+    coast_frames: int = param(
+        3, "While tracking, frames the target's track may go without a detection with its "
+           "motion-predicted box still reported (FollowOutput.predicted, so a robot's goal does not "
+           "blink at a detector miss); then 'occluded' and no box. 0 = report detections only.")
     lost_after_frames: int = param(
         15, "Frames the target's track may go unmatched ('occluded', no pose published) before the "
             "state becomes 'lost'. Re-acquisition is possible in both states.")
@@ -39,36 +49,49 @@ class FollowConfig:
         0.02, "A new target sample is kept only if its cosine distance to every gallery sample is at "
               "least this (near-duplicates of the last frames add nothing).")
     distractor_size: int = param(
-        300, "Most embeddings kept of other people seen while the target is tracked (negatives of the "
-             "classifier); oldest dropped first.")
+        300, "Most embeddings kept of other people seen while the target is tracked (the 'seen "
+             "distractor' hypothesis of the identity score, and its different-people calibration); "
+             "oldest dropped first.")
+    identity_top_k: int = param(
+        3, "The identity score compares a crop with the gallery and with the distractors by the mean "
+           "of its this-many highest cosine similarities to each (robust to one odd sample).")
     update_threshold: float = param(
-        0.6, "The gallery learns from the target's crop only when its target confidence is at least "
-             "this (and it overlaps no other person, see update_max_overlap).")
+        0.7, "The gallery learns from the target's crop, and the distractor bank from the people "
+             "around it, only when the target's identity score is at least this (and the crop overlaps "
+             "no other person, see update_max_overlap and crossing_iou).")
     update_max_overlap: float = param(
         0.25, "The gallery learns from the target's crop only when at most this fraction of it is "
               "covered by the box of a person in front (lower feet in the image): a crop showing "
               "mostly someone else would poison the gallery.")
-    classifier_regularization: float = param(
-        0.3, "Ridge penalty of the online target classifier (positives: gallery, negatives: "
-             "distractors); larger = smoother, less confident scores.")
-    refit_interval: int = param(5, "Frames between refits of the target classifier when samples were added.")
+    refit_interval: int = param(5, "Frames between recalibrations of the identity score when samples were added.")
+    crossing_iou: float = param(
+        0.05, "The target's box overlapping another person's by at least this IoU is a crossing: "
+              "nothing is learnt, and when they separate the follower verifies which of the people "
+              "involved is the target before it reports again (the tracker may have swapped them).")
     reacquire_threshold: float = param(
-        0.6, "While 'occluded' or 'lost', a candidate track counts as the target only with a "
-              "target confidence at least this ...")
+        0.8, "While 'occluded' or 'lost', a track counts as a candidate for the target only with an "
+             "identity score at least this ...")
     reacquire_margin: float = param(
-        0.15, "... and at least this much above the next best candidate in the same frame ...")
+        0.3, "... at least this much above the next best track in the same frame ...")
     reacquire_confirmations: int = param(
-        5, "... for this many consecutive frames (one look-alike frame never steals the target).")
+        4, "... in a position motion allows (see max_speed) for this many consecutive frames (one "
+           "look-alike frame never steals the target).")
     resume_threshold: float = param(
-        0.6, "After an occlusion the target's own track, when the tracker re-associates it, is "
-             "resumed at once if its target confidence is at least this, or at least reject_threshold "
-             "and above every other visible person's (else it must re-qualify as a candidate).")
+        0.5, "The target's own track, when the tracker re-associates it after an occlusion (or after a "
+             "crossing), counts as the target with an identity score at least this (and the margin "
+             "and gate above) ...")
+    resume_confirmations: int = param(
+        2, "... for this many consecutive frames (fewer than another track needs: motion agrees).")
+    max_speed: float = param(
+        2.0, "Motion gate of every switch: a candidate's box centre must lie within (1 + max_speed x "
+             "seconds since the target was last seen) x its last box height of where it was last seen "
+             "(moved with the camera-motion estimate). In body heights per second: 2 is a run.")
     reject_threshold: float = param(
         0.2, "A frame where the target's own track scores below this reports no target ...")
     reject_frames: int = param(
-        4, "... and after this many such frames in a row the tracker is assumed to have swapped "
-           "identities: the track loses its privilege and the target is 'lost' until a candidate "
-           "re-qualifies.")
+        3, "... and after this many such frames in a row (or frames after a crossing where it is not "
+           "clear which person is the target) the track is presumed swapped: it loses its privilege "
+           "and the target is 'lost' until a candidate re-qualifies.")
     gallery_file: str = param(
         "", "If set: the gallery is loaded from this .npz file at start (the follower then searches "
             "for that person, state 'lost') and rewritten whenever the classifier is refit while "
@@ -78,18 +101,20 @@ class FollowConfig:
     def validate(self) -> None:
         if self.enroll_rule not in ENROLL_RULES:
             raise ConfigError(f"follow.enroll_rule must be one of {ENROLL_RULES}, got {self.enroll_rule!r}")
-        for name in ("enroll_min_iou", "enroll_motion_iou", "nms_iou", "update_threshold", "update_max_overlap", "reacquire_threshold",
-                     "reacquire_margin", "resume_threshold", "reject_threshold"):
+        for name in ("enroll_min_iou", "nms_iou", "update_threshold", "update_max_overlap", "crossing_iou",
+                     "reacquire_threshold", "reacquire_margin", "resume_threshold", "reject_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"follow.{name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("enroll_samples", "lost_after_frames", "gallery_size", "distractor_size",
-                     "refit_interval", "reacquire_confirmations", "reject_frames"):
+        for name in ("enroll_samples", "enroll_lockon_frames", "lost_after_frames", "gallery_size",
+                     "distractor_size", "identity_top_k", "refit_interval", "reacquire_confirmations",
+                     "resume_confirmations", "reject_frames"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"follow.{name} must be >= 1, got {getattr(self, name)}")
         if self.enroll_samples > self.gallery_size:
             raise ConfigError("follow.enroll_samples must not exceed follow.gallery_size")
         if not 0.0 <= self.gallery_min_distance < 1.0:
             raise ConfigError("follow.gallery_min_distance must be in [0, 1)")
-        if self.classifier_regularization <= 0:
-            raise ConfigError("follow.classifier_regularization must be > 0")
+        if self.coast_frames < 0 or self.enroll_clearance < 0 or self.max_speed <= 0:
+            raise ConfigError("follow.coast_frames and follow.enroll_clearance must be >= 0, "
+                              "follow.max_speed > 0")
         self.tracking.validate()

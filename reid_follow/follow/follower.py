@@ -1,17 +1,21 @@
 """The following core shared by the follower node and the offline tools (follow-video, eval-follow).
 
-Per frame: the multi-person tracker associates detections (motion + selective appearance); the
-target is one of its tracks. States (see FollowConfig for every threshold):
+Per frame the multi-person tracker associates detections (motion + selective appearance); the
+target is one of its tracks, and every identity decision uses one calibrated score, P(target)
+(see follow/identity.py). States (``State``; every threshold in FollowConfig):
 
 * ``idle``: nobody enrolled; people are still tracked so that enrollment can pick one.
 * ``enrolling``: a person was picked; the first trustworthy samples fill the gallery.
-* ``tracking``: the target's track is matched this frame; the gallery and the distractor bank
-  learn, the classifier is refit. The target is never handed to another track in this state.
-* ``occluded``: the target's track went unmatched (fewer than ``lost_after_frames`` frames).
-* ``lost``: longer. In ``occluded`` and ``lost`` every visible person is embedded and scored; a
-  candidate becomes the target only after ``reacquire_confirmations`` consecutive frames above
-  ``reacquire_threshold`` (with ``reacquire_margin`` over the runner-up). No box is reported in
-  either state, so the node publishes no /target_pose while the target is not seen.
+* ``tracking``: the target's track is matched this frame (or coasted for at most
+  ``coast_frames`` frames, reported as ``predicted``). The gallery and the distractor bank learn
+  only from unambiguous frames; while the target's box overlaps another person's (a crossing)
+  nothing is learnt, and when they separate the follower verifies which of them is the target
+  before it reports again. A track that stops looking like the target is dropped.
+* ``occluded``: the target is not seen (fewer than ``lost_after_frames`` frames).
+* ``lost``: longer. No box is reported in either state, however long it lasts. A track becomes
+  the target again only after consecutive frames with a high identity score, a margin over every
+  other person, and a position motion allows (a gate that grows with the time since the target
+  was last seen, moved with the camera-motion estimate).
 """
 from __future__ import annotations
 
@@ -20,11 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from reid_follow.detect import nms
-from reid_follow.follow.classifier import TargetClassifier
 from reid_follow.follow.config import FollowConfig
-from reid_follow.follow.gallery import DistractorBank, TargetGallery, load_gallery, save_gallery
-from reid_follow.follow.types import FollowOutput, Observation
-from reid_follow.tracking.geometry import coverage_matrix, inside_frame, iou_matrix
+from reid_follow.follow.gallery import load_gallery, save_gallery
+from reid_follow.follow.target import Candidate, LastSeen, TargetModel
+from reid_follow.follow.types import FollowOutput, Observation, State
+from reid_follow.pose import box_depths
+from reid_follow.tracking.geometry import coverage_matrix, expand_boxes, inside_frame, iou_matrix
 from reid_follow.tracking.tracker import TENTATIVE, MultiTracker, Track
 
 
@@ -42,21 +47,8 @@ def select_person(boxes: np.ndarray, rule: str, width: int, height: int,
     return int(np.argmax(area / (1.0 + dist / max(width, 1))))
 
 
-def box_depths(boxes: np.ndarray, depth: np.ndarray | None) -> np.ndarray | None:
-    """Median depth (m) in the central part of each box, NaN where no valid depth; None without depth."""
-    if depth is None:
-        return None
-    d = np.asarray(depth, dtype=np.float64)
-    h, w = d.shape[:2]
-    out = np.full(len(boxes), np.nan)
-    for i, (x1, y1, x2, y2) in enumerate(boxes):
-        cx1, cx2 = int(np.clip(x1 + (x2 - x1) / 3, 0, w)), int(np.clip(x2 - (x2 - x1) / 3, 0, w))
-        cy1, cy2 = int(np.clip(y1 + (y2 - y1) / 4, 0, h)), int(np.clip(y1 + (y2 - y1) / 2, 0, h))
-        patch = d[cy1:cy2, cx1:cx2]
-        valid = patch[np.isfinite(patch) & (patch > 0)]
-        if valid.size:
-            out[i] = float(np.median(valid))
-    return out
+def _last_seen(box: np.ndarray, stamp: float) -> LastSeen:
+    return LastSeen(np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]), float(box[3] - box[1]), stamp)
 
 
 class TargetFollower:
@@ -71,23 +63,23 @@ class TargetFollower:
         self.cfg = cfg
         self.embedder = embedder
         self.tracker = MultiTracker(cfg.tracking)
-        self.gallery = TargetGallery(cfg.gallery_size, cfg.gallery_min_distance, cfg.enroll_samples)
-        self.distractors = DistractorBank(cfg.distractor_size)
-        self.classifier = TargetClassifier(cfg.classifier_regularization)
-        self.state = "idle"
-        self.target_id: int | None = None
-        self._last: Observation | None = None
+        self.target = TargetModel(cfg)
+        self.state = State.IDLE
+        # Enrollment is a command about what the user saw: the latest frame (filtered detections).
+        self._latest: Observation | None = None
         self._last_stamp: float | None = None
-        self._missed = 0
-        self._reject_streak = 0
-        self._candidate: tuple[int | None, int] = (None, 0)
-        self._dirty = 0              # samples added since the classifier was last fitted
-        self._since_fit = 0
-        self._score = 0.0
-        self._trusted_samples = 0    # trustworthy target crops seen since enrollment
-        self._last_out: FollowOutput | None = None
+        self._out = FollowOutput(State.IDLE)
         if cfg.gallery_file and Path(cfg.gallery_file).is_file():
             self.load_gallery(cfg.gallery_file)
+
+    @property
+    def target_id(self) -> int | None:
+        """The target's track id (None while idle or lost)."""
+        return self.target.track_id
+
+    @property
+    def gallery(self):
+        return self.target.gallery
 
     # ---- per frame ---------------------------------------------------------------------------
     def update(self, obs: Observation) -> FollowOutput:
@@ -102,38 +94,40 @@ class TargetFollower:
         boxes, scores = obs.boxes[keep], obs.scores[keep]
         if self.cfg.nms_iou < 1.0:
             boxes, scores = nms(boxes, scores, self.cfg.nms_iou)
-        self._last = Observation(obs.frame, boxes, scores, obs.stamp, obs.depth)
+        self._latest = Observation(obs.frame, boxes, scores, obs.stamp, obs.depth)
         embed, counter = self._embed_fn(obs.frame, boxes)
-        target = self.tracker.get(self.target_id)
-        searching = self.state in ("occluded", "lost")
-        focus = target.box if target is not None else None
-        tracks = self.tracker.update(boxes, obs.frame, embed, focus=focus,
-                                     embed_all=searching and len(self.gallery) > 0)
-        out = self._step(boxes)
+        model = self.target
+        target = self.tracker.get(model.track_id)
+        # Every visible person is a candidate while searching, and every person involved in a
+        # crossing must be scored when it ends.
+        embed_all = len(model.gallery) > 0 and (self.state in (State.OCCLUDED, State.LOST) or bool(model.crossing))
+        tracks = self.tracker.update(boxes, obs.frame, embed, focus=target.box if target is not None else None,
+                                     embed_all=embed_all, scores=scores)
+        if model.last_seen is not None and obs.frame is not None and self.cfg.tracking.gmc \
+                and self.tracker.last_warp is not None:
+            model.last_seen.warp(self.tracker.last_warp)
+        track_scores = self._score_tracks(tracks)
+        out = self._step(boxes, obs.stamp, track_scores)
         out.tracks = [(t.track_id, boxes[t.detection].copy()) for t in tracks if t.detection >= 0]
         out.embedded = counter[0]
-        self._last_out = out
+        out.scores = track_scores
+        self._out = out
         return out
 
     def restart_clock(self) -> None:
         """Accept stamps from zero again (a bag that loops, a restarted camera driver).
 
         Tracks, gallery and target are kept: the tracker's motion gates and the appearance
-        model decide whether the person is still where the last frame had them.
+        model decide whether the person is still where the last frame had them. The time of the
+        target's last sighting restarts too (the motion gate must not shrink to nothing).
         """
         self._last_stamp = None
+        if self.target.last_seen is not None:
+            self.target.last_seen.stamp = 0.0
 
     def current_output(self) -> FollowOutput:
         """The output for the latest frame as it stands now (e.g. right after an enrollment)."""
-        prev = self._last_out
-        target = self.tracker.get(self.target_id)
-        box = None
-        if self.state in ("enrolling", "tracking") and target is not None and target.detection >= 0 \
-                and self._last is not None:
-            box = self._last.boxes[target.detection].copy()
-        return FollowOutput(self.state, box, self._score if box is not None else 0.0,
-                            self.target_id if box is not None else None,
-                            prev.tracks if prev else [], prev.embedded if prev else 0)
+        return self._out
 
     def _embed_fn(self, frame: np.ndarray | None, boxes: np.ndarray):
         counter = [0]
@@ -145,201 +139,267 @@ class TargetFollower:
             return self.embedder.embed(frame, boxes[idx])
         return embed, counter
 
-    def _step(self, boxes: np.ndarray) -> FollowOutput:
-        if self.state == "idle":
-            return FollowOutput("idle")
-        target = self.tracker.get(self.target_id)
-        seen = target is not None and target.detection >= 0
-        if self.state in ("enrolling", "tracking"):
-            if seen:
-                return self._follow(target, boxes)
-            self._missed += 1
-            self.state = "occluded"
-        else:
-            self._missed += 1
-        if self._missed >= self.cfg.lost_after_frames or (target is None and self.state == "occluded"):
-            self.state = "lost"
-        return self._search(target, boxes)
-
-    def _follow(self, target: Track, boxes: np.ndarray) -> FollowOutput:
-        """The target's own track is matched: report it, check it is still the person, learn."""
-        score = self._track_score(target)
-        if score is not None:
-            self._score = score
-            if score < self.cfg.reject_threshold and self.state == "tracking":
-                # The track's crop does not look like the target: report nothing this frame, and
-                # after reject_frames such frames assume the tracker swapped identities.
-                self._reject_streak += 1
-                if self._reject_streak >= self.cfg.reject_frames:
-                    self._lose_target()
-                else:
-                    self.state = "occluded"
-                    self._missed += 1
-                return FollowOutput(self.state, score=score)
-            self._reject_streak = 0
-        self._missed = 0
-        self._learn(target, boxes, score)
-        return FollowOutput(self.state, boxes[target.detection].copy(), self._score, target.track_id)
-
-    def _search(self, target: Track | None, boxes: np.ndarray) -> FollowOutput:
-        """Target not matched: look for it among the people visible now; report nothing until found."""
-        scored = [(s, t) for t in self.tracker.tracks if t.detection >= 0
-                  for s in [self._track_score(t)] if s is not None]
-        if target is not None and target.detection >= 0:   # its own track re-associated by the tracker
-            score = self._track_score(target)
-            best_other = max((s for s, t in scored if t is not target), default=0.0)
-            if score is None or score >= self.cfg.resume_threshold or \
-                    (score >= self.cfg.reject_threshold and score > best_other):
-                return self._resume(target, boxes, score)
-            if score < self.cfg.reject_threshold:
-                self._reject_streak += 1
-                if self._reject_streak >= self.cfg.reject_frames:
-                    self._lose_target()      # its track now follows someone else: no privilege left
+    def _score_tracks(self, tracks: list[Track]) -> dict[int, float]:
+        """The identity score of every track matched and embedded this frame (one batched call)."""
+        scored = [t for t in tracks if t.detection >= 0 and t.fresh is not None]
         if not scored:
-            self._candidate = (None, 0)
-            return FollowOutput(self.state)
-        scored.sort(key=lambda st: -st[0])
+            return {}
+        p = self.target.scores(np.stack([t.fresh for t in scored]))
+        return {} if p is None else {t.track_id: float(s) for t, s in zip(scored, p)}
+
+    # ---- state machine -------------------------------------------------------------------------
+    def _step(self, boxes: np.ndarray, stamp: float, scores: dict[int, float]) -> FollowOutput:
+        if self.state == State.IDLE:
+            return FollowOutput(State.IDLE)
+        model, cfg = self.target, self.cfg
+        target = self.tracker.get(model.track_id)
+        if self.state in (State.ENROLLING, State.TRACKING):
+            if target is not None and target.detection >= 0:
+                return self._follow(target, boxes, stamp, scores)
+            model.missed += 1
+            allowed = max(cfg.coast_frames, cfg.enroll_lockon_frames if model.lockon else 0)
+            if target is not None and model.missed <= allowed:
+                return FollowOutput(self.state, target.box.copy(), model.score, target.track_id, predicted=True)
+            self.state = State.OCCLUDED
+            model.lockon = False
+            model.crossing.clear()
+        else:
+            model.missed += 1
+        if model.missed >= cfg.lost_after_frames or target is None:
+            self.state = State.LOST
+        return self._search(target, boxes, stamp, scores)
+
+    def _follow(self, target: Track, boxes: np.ndarray, stamp: float, scores: dict[int, float]) -> FollowOutput:
+        """The target's own track is matched: check it is still the person, report it, learn."""
+        model, cfg = self.target, self.cfg
+        model.lockon = False
+        box = boxes[target.detection]
+        others = [t for t in self.tracker.tracks if t is not target and t.detection >= 0]
+        partners = {t.track_id for t in others if iou_matrix(box, boxes[t.detection])[0, 0] >= cfg.crossing_iou}
+        if partners:
+            model.crossing |= partners
+        elif model.crossing:
+            # They separated: the tracker may have swapped them. Report only who is verified.
+            verified = self._verify(target, scores)
+            if verified is None:
+                return self._reject(scores.get(target.track_id))
+            model.crossing.clear()
+            if verified is not target:
+                target = verified
+                model.track_id = target.track_id
+                self.tracker.confirm(target.track_id)
+                box = boxes[target.detection]
+        score = scores.get(target.track_id)
+        if score is not None and score < cfg.reject_threshold:
+            return self._reject(score)
+        model.reject_streak = 0
+        model.missed = 0
+        if score is not None:
+            model.score = score
+        model.last_seen = _last_seen(box, stamp)
+        self._learn(target, boxes, score, crossing=bool(partners))
+        return FollowOutput(self.state, box.copy(), model.score, target.track_id)
+
+    def _verify(self, target: Track, scores: dict[int, float]) -> Track | None:
+        """After a crossing: the track among those involved that is the target, None if unclear."""
+        if not self.target.identity.ready:
+            return target                    # nothing to tell them apart with yet: motion decides
+        involved = [target] + [t for t in self.tracker.tracks
+                               if t.track_id in self.target.crossing and t.detection >= 0]
+        scored = sorted(((scores[t.track_id], t) for t in involved if t.track_id in scores),
+                        key=lambda st: -st[0])
+        if not scored:
+            return None
         best_score, best = scored[0]
         runner_up = scored[1][0] if len(scored) > 1 else 0.0
-        if best_score < self.cfg.reacquire_threshold or best_score - runner_up < self.cfg.reacquire_margin:
-            self._candidate = (None, 0)
-            return FollowOutput(self.state)
-        cid, streak = self._candidate
-        streak = streak + 1 if cid == best.track_id else 1
-        self._candidate = (best.track_id, streak)
-        if streak < self.cfg.reacquire_confirmations:
-            return FollowOutput(self.state)
-        return self._resume(best, boxes, best_score)
+        if best_score >= self.cfg.resume_threshold and best_score - runner_up >= self.cfg.reacquire_margin:
+            return best
+        return None
 
-    def _resume(self, track: Track, boxes: np.ndarray, score: float | None) -> FollowOutput:
-        self.target_id = track.track_id
+    def _reject(self, score: float | None) -> FollowOutput:
+        """A frame where the target's own track is not (clearly) the target: report nothing."""
+        model = self.target
+        model.reject_streak += 1
+        model.missed += 1
+        if score is not None:
+            model.score = score
+        if model.reject_streak >= self.cfg.reject_frames:
+            self._lose_target()
+        else:
+            self.state = State.OCCLUDED
+        return FollowOutput(self.state, score=model.score)
+
+    def _search(self, target: Track | None, boxes: np.ndarray, stamp: float,
+                scores: dict[int, float]) -> FollowOutput:
+        """Target not reported: look for it among the people visible now; report nothing until found."""
+        model, cfg = self.target, self.cfg
+        if target is not None and target.detection >= 0:
+            own = scores.get(target.track_id)
+            if own is None and not model.identity.ready:
+                return self._resume(target, boxes, stamp, scores)    # motion only: the tracker decides
+            if own is not None and own < cfg.reject_threshold:
+                model.reject_streak += 1
+                if model.reject_streak >= cfg.reject_frames:
+                    self._lose_target()          # its track now follows someone else: no privilege left
+                    target = None
+        visible = [t for t in self.tracker.tracks if t.detection >= 0 and t.track_id in scores]
+        plausible = [t for t in visible if model.last_seen is None
+                     or model.last_seen.plausible(boxes[t.detection][None], stamp, cfg.max_speed)[0]]
+        if not plausible:
+            model.candidate = None
+            return FollowOutput(self.state)
+        best = max(plausible, key=lambda t: scores[t.track_id])
+        best_score = scores[best.track_id]
+        runner_up = max((scores[t.track_id] for t in visible if t is not best), default=0.0)
+        own_track = best is target
+        threshold = cfg.resume_threshold if own_track else cfg.reacquire_threshold
+        if best_score < threshold or best_score - runner_up < cfg.reacquire_margin:
+            model.candidate = None
+            return FollowOutput(self.state)
+        if model.candidate is not None and model.candidate.track_id == best.track_id:
+            model.candidate.streak += 1
+        else:
+            model.candidate = Candidate(best.track_id)
+        if model.candidate.streak < (cfg.resume_confirmations if own_track else cfg.reacquire_confirmations):
+            return FollowOutput(self.state)
+        return self._resume(best, boxes, stamp, scores)
+
+    def _resume(self, track: Track, boxes: np.ndarray, stamp: float, scores: dict[int, float]) -> FollowOutput:
+        model = self.target
+        model.track_id = track.track_id
         self.tracker.confirm(track.track_id)
-        self.state = "tracking" if self._trusted_samples >= self.cfg.enroll_samples or self.embedder is None \
-            else "enrolling"
-        self._candidate = (None, 0)
-        return self._follow(track, boxes)
+        self.state = State.TRACKING if model.enrolled_enough or self.embedder is None else State.ENROLLING
+        model.candidate = None
+        model.reject_streak = 0
+        model.crossing.clear()
+        return self._follow(track, boxes, stamp, scores)
 
     def _lose_target(self) -> None:
-        self.target_id = None
-        self.state = "lost"
-        self._missed = self.cfg.lost_after_frames
-        self._reject_streak = 0
-        self._candidate = (None, 0)
+        model = self.target
+        model.track_id = None
+        self.state = State.LOST
+        model.missed = max(model.missed, self.cfg.lost_after_frames)
+        model.reject_streak = 0
+        model.candidate = None
+        model.crossing.clear()
 
     # ---- appearance ----------------------------------------------------------------------------
-    def _track_score(self, track: Track) -> float | None:
-        """Target confidence of a track's embedding from this frame; None when it was not embedded."""
-        if track.fresh is None or len(self.gallery) == 0:
-            return None
-        if self.classifier.ready:
-            return float(self.classifier.score(track.fresh)[0])
-        return float(self.gallery.similarity(track.fresh)[0])
-
-    def _learn(self, target: Track, boxes: np.ndarray, score: float | None) -> None:
-        """Add trustworthy target samples and nearby people as distractors; refit now and then."""
-        if target.fresh is not None:
+    def _learn(self, target: Track, boxes: np.ndarray, score: float | None, crossing: bool) -> None:
+        """Learn from an unambiguous frame only: the target's crop, and the people around as distractors."""
+        model, cfg = self.target, self.cfg
+        if target.fresh is not None and not crossing:
             box = boxes[target.detection]
             others = np.delete(boxes, target.detection, axis=0)
             in_front = others[others[:, 3] > box[3]]         # nearer people (lower feet) hide the target
             overlap = float(coverage_matrix(box, in_front).max()) if len(in_front) else 0.0
-            # While enrolling the classifier knows too little: trust an unambiguous motion match.
-            confident = target.match_iou >= self.cfg.enroll_motion_iou if self.state == "enrolling" \
-                else score is not None and score >= self.cfg.update_threshold
-            trusted = target.status != TENTATIVE and overlap <= self.cfg.update_max_overlap and confident
-            if trusted:
-                self._trusted_samples += 1
-                self._dirty += int(self.gallery.add(target.fresh))
-        negatives = [t.fresh for t in self.tracker.tracks
-                     if t is not target and t.fresh is not None and t.detection >= 0
-                     and coverage_matrix(boxes[t.detection], boxes[target.detection])[0, 0] < 0.5]
-        if negatives:
-            self.distractors.add(np.stack(negatives))
-            self._dirty += len(negatives)
-        if self.state == "enrolling" and self._trusted_samples >= self.cfg.enroll_samples:
-            self.state = "tracking"
-            self._refit()
-        self._since_fit += 1
-        if self._dirty and self._since_fit >= self.cfg.refit_interval:
-            self._refit()
-
-    def _refit(self) -> None:
-        """Refit the classifier; while tracking also keep the gallery file (if any) up to date."""
-        if self.gallery.samples is not None:
-            self.classifier.fit(self.gallery.samples, self.distractors.array())
-            if self.cfg.gallery_file and self.state == "tracking":
-                self.save_gallery(self.cfg.gallery_file)
-        self._dirty, self._since_fit = 0, 0
+            if self.state == State.ENROLLING:
+                # The score is not calibrated yet: trust a crop only where motion cannot have erred.
+                clear = expand_boxes(box, cfg.enroll_clearance)
+                confident = not len(others) or float(iou_matrix(clear, others).max()) == 0.0
+            else:
+                confident = score is not None and score >= cfg.update_threshold
+            if confident and target.status != TENTATIVE and overlap <= cfg.update_max_overlap:
+                model.add_target(target.fresh)
+                negatives = [t.fresh for t in self.tracker.tracks
+                             if t is not target and t.fresh is not None and t.detection >= 0
+                             and iou_matrix(boxes[t.detection], box)[0, 0] < cfg.crossing_iou]
+                if negatives:
+                    model.add_distractors(np.stack(negatives))
+        if self.state == State.ENROLLING and model.enrolled_enough:
+            self.state = State.TRACKING
+            model.refit()
+        elif model.tick() and cfg.gallery_file and self.state == State.TRACKING:
+            self.save_gallery(cfg.gallery_file)
 
     # ---- control -------------------------------------------------------------------------------
     def enroll(self, rule: str | None = None, roi: np.ndarray | None = None) -> tuple[bool, str]:
-        """Enroll a person of the last observation by ``rule``, or the one best covering ``roi``."""
-        obs = self._last
+        """Enroll a person of the latest frame by ``rule``, or the one at ``roi`` (see enroll_box)."""
+        if roi is not None:
+            return self.enroll_box(roi)
+        obs = self._latest
         if obs is None or len(obs.boxes) == 0:
             return False, "nobody in view: no person detections in the latest frame"
-        if roi is not None:
-            roi = np.asarray(roi, dtype=np.float64).reshape(4)
-            ious = iou_matrix(roi, obs.boxes)[0]
-            idx = int(np.argmax(ious))
-            if ious[idx] < self.cfg.enroll_min_iou:
-                return False, (f"no detected person matches the region {roi.round(1).tolist()} (best IoU "
-                               f"{ious[idx]:.2f} < follow.enroll_min_iou {self.cfg.enroll_min_iou})")
+        rule = rule or self.cfg.enroll_rule
+        if obs.frame is not None:
+            h, w = obs.frame.shape[:2]
         else:
-            rule = rule or self.cfg.enroll_rule
-            if obs.frame is not None:
-                h, w = obs.frame.shape[:2]
-            else:
-                w, h = int(obs.boxes[:, 2].max()), int(obs.boxes[:, 3].max())
-            idx = select_person(obs.boxes, rule, w, h, box_depths(obs.boxes, obs.depth))
-        return self._enroll_detection(idx)
+            w, h = int(obs.boxes[:, 2].max()), int(obs.boxes[:, 3].max())
+        idx = select_person(obs.boxes, rule, w, h, box_depths(obs.boxes, obs.depth))
+        return self._enroll(obs.boxes[idx], idx)
 
     def enroll_box(self, box: np.ndarray) -> tuple[bool, str]:
-        """Enroll the detected person matching ``box`` (xyxy) in the last frame (follow-video --enroll)."""
-        return self.enroll(roi=box)
+        """Enroll the person at ``box`` (xyxy) in the latest frame (/enroll_roi, follow-video --enroll).
 
-    def _enroll_detection(self, idx: int) -> tuple[bool, str]:
-        obs = self._last
-        track = next((t for t in self.tracker.tracks if t.detection == idx), None)
-        if track is None:
-            return False, "the chosen detection has no track (call update with this frame first)"
-        self.gallery = TargetGallery(self.cfg.gallery_size, self.cfg.gallery_min_distance, self.cfg.enroll_samples)
-        self.distractors = DistractorBank(self.cfg.distractor_size)
-        self.classifier = TargetClassifier(self.cfg.classifier_regularization)
-        self._dirty = self._since_fit = 0
-        self.target_id = track.track_id
-        self.tracker.confirm(track.track_id)
-        self._missed = self._reject_streak = 0
-        self._candidate = (None, 0)
-        self._score = 1.0
-        self.state = "enrolling" if self.embedder is not None else "tracking"
+        The detection overlapping it best with IoU >= ``enroll_min_iou`` is taken; when there is
+        none (a missed detection, a loose box) the target starts from the box itself and locks onto
+        the person's detection within ``enroll_lockon_frames``. Fails only for a box that is not
+        finite, has no area, or lies outside the image.
+        """
+        box = np.asarray(box, dtype=np.float64).reshape(4)
+        obs = self._latest
+        if obs is None:
+            return False, "no frame received yet: nothing to enroll from"
+        if not np.isfinite(box).all() or box[2] - box[0] < 2 or box[3] - box[1] < 2:
+            return False, f"degenerate box {box.round(1).tolist()}: needs finite corners and width, height >= 2 px"
+        if obs.frame is not None and not inside_frame(box[None], obs.frame.shape[1], obs.frame.shape[0])[0]:
+            h, w = obs.frame.shape[:2]
+            return False, f"box {box.round(1).tolist()} is outside the image ({w}x{h})"
+        if len(obs.boxes):
+            ious = iou_matrix(box, obs.boxes)[0]
+            idx = int(np.argmax(ious))
+            if ious[idx] >= self.cfg.enroll_min_iou:
+                return self._enroll(obs.boxes[idx], idx)
+        return self._enroll(box, None)
+
+    def _enroll(self, box: np.ndarray, idx: int | None) -> tuple[bool, str]:
+        """Make the person at ``box`` (detection ``idx`` of the latest frame, or None) the target."""
+        obs = self._latest
+        others = obs.boxes if idx is None else np.delete(obs.boxes, idx, axis=0)
+        emb = None
         if self.embedder is not None and obs.frame is not None:
-            emb = self.embedder.embed(obs.frame, obs.boxes)
-            self.gallery.add(emb[idx])
-            self._trusted_samples = 1
-            others = np.delete(emb, idx, axis=0)
-            if len(others):
-                self.distractors.add(others)
-            if self._trusted_samples >= self.cfg.enroll_samples:
-                self.state = "tracking"
-            self._refit()
-        x1, y1, x2, y2 = obs.boxes[idx]
-        return True, f"enrolled person at box x={x1:.0f} y={y1:.0f} w={x2 - x1:.0f} h={y2 - y1:.0f}"
+            emb = self.embedder.embed(obs.frame, np.vstack([box[None], others]))
+        track = next((t for t in self.tracker.tracks if idx is not None and t.detection == idx), None)
+        if track is None:   # no detection there, or one without a track (a weak one): a track from the box
+            track = self.tracker.start_track(box, None if emb is None else emb[0])
+        model = self.target
+        model.reset()
+        model.track_id = track.track_id
+        self.tracker.confirm(track.track_id)
+        model.score = 1.0
+        model.lockon = track.detection < 0
+        model.last_seen = _last_seen(box, obs.stamp)
+        self.state = State.ENROLLING if self.embedder is not None else State.TRACKING
+        if emb is not None:
+            model.add_target(emb[0])
+            apart = iou_matrix(others, box)[:, 0] < 0.5 if len(others) else np.zeros(0, bool)
+            model.add_distractors(emb[1:][apart])
+            model.refit()
+            if model.enrolled_enough:
+                self.state = State.TRACKING
+        prev = self._out
+        self._out = FollowOutput(self.state, box.copy(), 1.0, track.track_id, prev.tracks, prev.embedded,
+                                 predicted=model.lockon, scores=prev.scores)
+        x1, y1, x2, y2 = box
+        how = " (no detection there: started from the box)" if idx is None else ""
+        return True, f"enrolled person at box x={x1:.0f} y={y1:.0f} w={x2 - x1:.0f} h={y2 - y1:.0f}{how}"
 
     def clear(self) -> tuple[bool, str]:
-        """Forget the target (gallery, distractors, classifier); people stay tracked."""
-        if self.state == "idle":
+        """Forget the target (gallery, distractors, every counter); people stay tracked."""
+        if self.state == State.IDLE:
             return True, "no target was enrolled"
-        self.gallery = TargetGallery(self.cfg.gallery_size, self.cfg.gallery_min_distance, self.cfg.enroll_samples)
-        self.distractors = DistractorBank(self.cfg.distractor_size)
-        self.classifier = TargetClassifier(self.cfg.classifier_regularization)
-        self.target_id, self.state, self._missed = None, "idle", 0
+        self.target.reset()
+        self.state = State.IDLE
+        self._out = FollowOutput(State.IDLE, tracks=self._out.tracks, embedded=self._out.embedded)
         return True, "target cleared"
 
     def save_gallery(self, path: str | Path) -> None:
-        save_gallery(path, self.gallery, self.distractors)
+        save_gallery(path, self.target.gallery, self.target.distractors)
 
     def load_gallery(self, path: str | Path) -> None:
-        """Load a saved person: the follower then searches for them (state 'lost')."""
-        load_gallery(path, self.gallery, self.distractors, getattr(self.embedder, "dim", None))
-        self._refit()
-        self.target_id, self.state, self._missed = None, "lost", self.cfg.lost_after_frames
-        self._trusted_samples = len(self.gallery)
+        """Load a saved person: the follower then searches for them (state 'lost', anywhere in view)."""
+        model = self.target
+        model.reset()
+        load_gallery(path, model.gallery, model.distractors, getattr(self.embedder, "dim", None))
+        model.refit()
+        model.missed = self.cfg.lost_after_frames
+        self.state = State.LOST

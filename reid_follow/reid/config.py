@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config_base import param
+from ..config_base import ConfigError, param
 
 
 @dataclass
@@ -29,14 +29,14 @@ class EmbedderConfig:
 
     def validate(self) -> None:
         if self.max_batch < 1:
-            raise ValueError(f"max_batch must be >= 1, got {self.max_batch}")
+            raise ConfigError(f"max_batch must be >= 1, got {self.max_batch}")
         if self.onnx_threads < 0:
-            raise ValueError(f"onnx_threads must be >= 0, got {self.onnx_threads}")
+            raise ConfigError(f"onnx_threads must be >= 0, got {self.onnx_threads}")
         if self.neck_feat not in ("", "before", "after"):
-            raise ValueError(f"neck_feat must be '', 'before' or 'after', got {self.neck_feat!r}")
+            raise ConfigError(f"neck_feat must be '', 'before' or 'after', got {self.neck_feat!r}")
         for name in ("sie_camera", "sie_view", "sie_view_num"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     def sie_labels(self, camera_num: int, view_num: int, model: str) -> tuple[int, int]:
         """(sie_camera, sie_view), checked against a model's SIE table of camera_num x view_num."""

@@ -1,0 +1,104 @@
+"""Everything the follower knows about the enrolled person, in one object with one ``reset()``.
+
+Appearance (gallery, distractor bank, the calibrated identity score) and the bookkeeping of the
+state machine (missed frames, streaks, the candidate being confirmed, where the target was last
+seen, the people it is crossing) live together so that forgetting a target (``clear``, a new
+enrollment) cannot leave one counter stale.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reid_follow.follow.config import FollowConfig
+from reid_follow.follow.gallery import DistractorBank, TargetGallery
+from reid_follow.follow.identity import IdentityScore
+
+
+@dataclass
+class Candidate:
+    """A track being confirmed as the target: consecutive agreeing frames so far."""
+
+    track_id: int
+    streak: int = 1
+
+
+@dataclass
+class LastSeen:
+    """Where the target was last seen (box centre and height, px, moved with the camera) and when (s)."""
+
+    centre: np.ndarray
+    height: float
+    stamp: float
+
+    def warp(self, warp: np.ndarray) -> None:
+        """Follow a camera motion (2x3 affine from the previous frame to this one)."""
+        self.centre = warp[:, :2] @ self.centre + warp[:, 2]
+        self.height *= float(np.sqrt(abs(np.linalg.det(warp[:, :2]))))
+
+    def plausible(self, boxes: np.ndarray, stamp: float, max_speed: float) -> np.ndarray:
+        """Mask of boxes whose centre a person could have reached since (see FollowConfig.max_speed)."""
+        centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
+        radius = self.height * (1.0 + max_speed * max(stamp - self.stamp, 0.0))
+        return np.linalg.norm(centres - self.centre, axis=1) <= radius
+
+
+class TargetModel:
+    """The enrolled person's appearance model and the follower's per-target counters."""
+
+    def __init__(self, cfg: FollowConfig) -> None:
+        self.cfg = cfg
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the target entirely (the one reset path of clear() and of every enrollment)."""
+        cfg = self.cfg
+        self.gallery = TargetGallery(cfg.gallery_size, cfg.gallery_min_distance, cfg.enroll_samples)
+        self.distractors = DistractorBank(cfg.distractor_size)
+        self.identity = IdentityScore(cfg.identity_top_k)
+        self.track_id: int | None = None
+        self.missed = 0                      # frames since the target was last reported seen
+        self.reject_streak = 0               # consecutive frames its own track did not look like it
+        self.candidate: Candidate | None = None
+        self.last_seen: LastSeen | None = None
+        self.crossing: set[int] = set()      # tracks whose box overlapped the target's since last verified
+        self.lockon = 0                      # frames left to lock onto a detection (box enrollment)
+        self.score = 0.0                     # the target's latest identity score
+        self.dirty = 0                       # samples added since the identity score was calibrated
+        self.since_fit = 0
+
+    # ---- appearance ----------------------------------------------------------------------------
+    def scores(self, embeddings: np.ndarray) -> np.ndarray | None:
+        """P(target) of each embedding; None while the score cannot be calibrated yet."""
+        if not self.identity.ready:
+            return None
+        return self.identity.score(embeddings, self.gallery.samples, self.distractors.array())
+
+    def add_target(self, embedding: np.ndarray) -> bool:
+        """Offer a trusted crop to the gallery; True when it was kept (not a near-duplicate)."""
+        kept = self.gallery.add(embedding)
+        self.dirty += int(kept)
+        return kept
+
+    def add_distractors(self, embeddings: np.ndarray) -> None:
+        if len(embeddings):
+            self.distractors.add(embeddings)
+            self.dirty += len(embeddings)
+
+    def refit(self) -> None:
+        self.identity.fit(self.gallery.samples, self.distractors.array())
+        self.dirty = self.since_fit = 0
+
+    def tick(self) -> bool:
+        """One frame of learning passed; refit when due. True when it refit."""
+        self.since_fit += 1
+        if self.dirty and self.since_fit >= self.cfg.refit_interval:
+            self.refit()
+            return True
+        return False
+
+    @property
+    def enrolled_enough(self) -> bool:
+        """The enrollment samples (the pinned rows of the gallery) are complete."""
+        return len(self.gallery) >= self.cfg.enroll_samples
