@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,8 @@ from reid_follow.video import FrameSource
 IMAGE_T, INFO_T, DETS_T = "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "vision_msgs/msg/Detection2DArray"
 START_NS = 1_700_000_000 * 1_000_000_000  # a fixed, realistic epoch so bags are reproducible
 DISTRO = "kilted"  # the message definitions typestore() uses (Stores.ROS2_KILTED)
-SENSOR_DATA_TOPICS = ("/image_raw", "/camera_info")  # offered as rclpy's qos_profile_sensor_data
+SENSOR_DATA_TOPICS = ("/image_raw", "/camera_info", "/depth/image_raw")  # offered as rclpy's qos_profile_sensor_data
+DEPTH_ENCODINGS = {np.dtype(np.uint16): ("16UC1", 2), np.dtype(np.float32): ("32FC1", 4)}  # mm, m
 
 
 def vision_msgs_dir() -> Path:
@@ -75,9 +76,12 @@ def offered_qos(topic: str):
 
 def make_bag(video: str | Path, out: str | Path, detections: str | Path | None = None,
              fps: float | None = None, frame_id: str = "camera_optical_frame",
-             horizontal_fov_deg: float = 60.0, max_frames: int = 0, storage: str = "mcap") -> int:
+             horizontal_fov_deg: float = 60.0, max_frames: int = 0, storage: str = "mcap",
+             depth: Callable[[int], np.ndarray] | None = None) -> int:
     """Write /image_raw (bgr8), /camera_info (+ /detections from det.txt) into a rosbag2 at ``out``.
 
+    ``depth(i)``, if given, is the aligned depth image of 0-based frame ``i`` (uint16 mm -> 16UC1,
+    float32 m -> 32FC1), written on /depth/image_raw with the frame's stamp.
     Returns the number of frames written.  det.txt frames are 1-based like the input's frames.
     """
     from rosbags.rosbag2 import StoragePlugin, Writer
@@ -104,6 +108,7 @@ def make_bag(video: str | Path, out: str | Path, detections: str | Path | None =
         c_img = connection("/image_raw", IMAGE_T)
         c_info = connection("/camera_info", INFO_T)
         c_det = connection("/detections", DETS_T) if dets is not None else None
+        c_depth = connection("/depth/image_raw", IMAGE_T) if depth is not None else None
         for i, frame in enumerate(tqdm(src, total=total, desc="bag make", unit="frame")):
             if max_frames and i >= max_frames:
                 break
@@ -115,6 +120,12 @@ def make_bag(video: str | Path, out: str | Path, detections: str | Path | None =
                              data=np.ascontiguousarray(frame).reshape(-1))
             w.write(c_img, t, ts.serialize_cdr(img, IMAGE_T))
             w.write(c_info, t, ts.serialize_cdr(camera_info(m, header, wd, h, horizontal_fov_deg), INFO_T))
+            if c_depth is not None:
+                d = np.ascontiguousarray(depth(i))
+                encoding, size = DEPTH_ENCODINGS[d.dtype]
+                msg = m[IMAGE_T](header=header, height=d.shape[0], width=d.shape[1], encoding=encoding,
+                                 is_bigendian=0, step=d.shape[1] * size, data=d.view(np.uint8).reshape(-1))
+                w.write(c_depth, t, ts.serialize_cdr(msg, IMAGE_T))
             if c_det is not None:
                 rows = dets.at(i + 1)
                 w.write(c_det, t, ts.serialize_cdr(detection_array(m, header, xywh_to_xyxy(rows.xywh), rows.score),

@@ -53,10 +53,25 @@ def test_follow_video_writes_one_row_per_frame(mot16_05, gt_detections, tmp_path
     cap.release()
 
 
+def test_follow_video_enrolls_a_box_no_detection_matches(mot16_05, gt_detections, tmp_path) -> None:
+    """The detector missed the person in the enrollment frame: the box itself is taken."""
+    det, _, box = gt_detections
+    rows = [r for r in det.read_text().splitlines() if not r.startswith("10,")]
+    missed = tmp_path / "missed.txt"
+    missed.write_text("\n".join(rows) + "\n")
+    x, y, w, h = box
+    out = tmp_path / "track.csv"
+    assert follow_video.main(_args(input=mot16_05, detections=missed, enroll=f"10:{x:.0f},{y:.0f},{w:.0f},{h:.0f}",
+                                   output=out)) == 0
+    rows = list(csv.reader(out.open()))
+    assert np.allclose([float(v) for v in rows[10][1:5]], box, atol=1.0)
+    assert sum(r[1] != "" for r in rows[11:]) >= 10                 # followed after it
+
+
 def test_follow_video_bad_input(mot16_05, gt_detections, tmp_path) -> None:
     det, enroll, _ = gt_detections
-    with pytest.raises(EnrollmentError, match="best IoU"):
-        follow_video.main(_args(input=mot16_05, detections=det, enroll="10:600,5,20,30", output=tmp_path / "t.csv"))
+    with pytest.raises(EnrollmentError, match="outside the image"):
+        follow_video.main(_args(input=mot16_05, detections=det, enroll="10:700,5,20,30", output=tmp_path / "t.csv"))
     with pytest.raises(EnrollmentError, match="beyond the input"):
         follow_video.main(_args(input=mot16_05, detections=det, enroll="99:10,10,50,100",
                                 output=tmp_path / "t.csv"))

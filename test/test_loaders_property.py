@@ -200,7 +200,7 @@ def test_parameter_file(tmp_path, nodes, data, nested, body_kind, overrides):
 
 fragment = st.sampled_from([
     "follower:", "detector:", "  ros__parameters:", "    fx: 1", "    fx: .nan", "    fx: " + "9" * 400,
-    "    sync_queue_size: " + "9" * 5000, "    follow:", "      tracking:", "        min_hits: 3",
+    "    status_period_s: " + "9" * 5000, "    follow:", "      tracking:", "        min_hits: 3",
     "      gallery_size: 0", "    pose:", "      base_from_camera: '[1, 2'", "      base_from_camera: [0,0,0,0,0,0,1]",
     "    device: !!binary aGVsbG8=", "    device: 2001-01-01", "!!python/object/apply:os.system ['true']",
     "[" * 2000, "- a", "? [a]\n: 1", "a: &a [*a]", "  - x", "\t", ":", "'", '"', "%YAML 1.1", "---", "...", "#",

@@ -56,7 +56,7 @@ def test_detection_message_parser(dets, w, h):
 
 yaml_value = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=6),
                        st.lists(st.floats(allow_nan=False), max_size=8))
-param_names = st.sampled_from(["embedder", "device", "sync_queue_size", "fx", "publish_debug_image",
+param_names = st.sampled_from(["embedder", "device", "sync_window_s", "fx", "publish_debug_image",
                                "follow.enroll_rule", "follow.lost_after_frames", "pose.smoothing",
                                "pose.base_from_camera", "pose.person_height_m", "nonexistent"])
 
@@ -73,7 +73,7 @@ def test_parameter_overrides(values):
     except ConfigError as e:
         assert str(e)
         return
-    assert stack.follower.sync_queue_size == int(stack.follower.sync_queue_size)
+    assert 0.05 <= stack.follower.sync_window_s <= 10.0  # its declared range
     assert len(stack.follower.pose.base_from_camera) == 7
     import math
 

@@ -76,7 +76,7 @@ def test_stream_faults_keep_the_right_state(follower):
         send(sec, det=False)
         time.sleep(0.03)  # camera pace: the image queue keeps only the newest frame
     wait_for(lambda: node.counts["images"] >= 20, 10, "images")
-    assert node.counts["processed"] <= 3 and len(node.images) <= node.cfg.sync_queue_size
+    assert node.counts["processed"] <= 3 and node.pairer.pending()["images"] <= 2  # 1 s window, 1 s apart
     # ... and resume
     processed_after(f, send(30), "detections resumed")
     assert node.core.state == "tracking"
@@ -85,10 +85,10 @@ def test_stream_faults_keep_the_right_state(follower):
         send(sec, img=False)
     processed_after(f, send(40), "images resumed")
     # duplicate and slightly older stamps are dropped with a count
-    stale = node.counts["stale_dropped"]
+    stale = node.pairer.counts["stale_dropped"]
     send(40)
     send(39)
-    wait_for(lambda: node.counts["stale_dropped"] >= stale + 2, 10, "stale drops")
+    wait_for(lambda: node.pairer.counts["stale_dropped"] >= stale + 2, 10, "stale drops")
     # a bag loop: stamps jump back by more than a second -> pairing restarts, following continues
     processed_after(f, send(5), "after jump back")
     assert node.core.state == "tracking" and f["got"]["states"][-1] == "tracking"

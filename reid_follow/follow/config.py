@@ -24,11 +24,9 @@ class FollowConfig:
            "stay without a detection (its predicted box reported, marked predicted) while it locks "
            "onto the person's detection by motion and appearance; then 'occluded'.")
     enroll_samples: int = param(
-        3, "Trustworthy appearance samples collected in state 'enrolling' before 'tracking'.")
-    enroll_clearance: float = param(
-        0.5, "While enrolling (the identity score is not calibrated yet) a target crop is trusted only "
-             "when no other person's box comes within this fraction of the target's width / height of "
-             "it: motion alone cannot have confused them.")
+        3, "Trustworthy appearance samples collected in state 'enrolling' before 'tracking'. While "
+           "enrolling (the identity score is not calibrated yet) a crop is trusted when it overlaps "
+           "nobody (crossing_iou) and is nearer (cosine) the target's samples than every distractor.")
     min_detection_score: float = param(0.0, "Detections below this score are ignored.")
     nms_iou: float = param(
         0.45, "Detections overlapping a higher-scoring one by more than this IoU are dropped (non-maximum "
@@ -114,7 +112,6 @@ class FollowConfig:
             raise ConfigError("follow.enroll_samples must not exceed follow.gallery_size")
         if not 0.0 <= self.gallery_min_distance < 1.0:
             raise ConfigError("follow.gallery_min_distance must be in [0, 1)")
-        if self.coast_frames < 0 or self.enroll_clearance < 0 or self.max_speed <= 0:
-            raise ConfigError("follow.coast_frames and follow.enroll_clearance must be >= 0, "
-                              "follow.max_speed > 0")
+        if self.coast_frames < 0 or self.max_speed <= 0:
+            raise ConfigError("follow.coast_frames must be >= 0 and follow.max_speed > 0")
         self.tracking.validate()

@@ -29,7 +29,7 @@ from reid_follow.follow.gallery import load_gallery, save_gallery
 from reid_follow.follow.target import Candidate, LastSeen, TargetModel
 from reid_follow.follow.types import FollowOutput, Observation, State
 from reid_follow.pose import box_depths
-from reid_follow.tracking.geometry import coverage_matrix, expand_boxes, inside_frame, iou_matrix
+from reid_follow.tracking.geometry import coverage_matrix, inside_frame, iou_matrix
 from reid_follow.tracking.tracker import TENTATIVE, MultiTracker, Track
 
 
@@ -293,9 +293,9 @@ class TargetFollower:
             in_front = others[others[:, 3] > box[3]]         # nearer people (lower feet) hide the target
             overlap = float(coverage_matrix(box, in_front).max()) if len(in_front) else 0.0
             if self.state == State.ENROLLING:
-                # The score is not calibrated yet: trust a crop only where motion cannot have erred.
-                clear = expand_boxes(box, cfg.enroll_clearance)
-                confident = not len(others) or float(iou_matrix(clear, others).max()) == 0.0
+                # The score is not calibrated yet: trust a crop nearer the target's samples than any
+                # other person's (scale-free, so it holds for any embedder).
+                confident = model.nearer_target(target.fresh)
             else:
                 confident = score is not None and score >= cfg.update_threshold
             if confident and target.status != TENTATIVE and overlap <= cfg.update_max_overlap:

@@ -20,7 +20,7 @@ Detections = Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 class EnrollmentError(ValueError):
-    """The requested enrollment could not be made (no such frame, no detection at the box)."""
+    """The requested enrollment could not be made (no such frame; a box outside the image or degenerate)."""
 
 
 def parse_enroll(text: str) -> tuple[int, np.ndarray]:
@@ -61,8 +61,9 @@ def follow_frames(follower: TargetFollower, frames: Iterable[np.ndarray], detect
                   ) -> list[FollowOutput]:
     """Run the follower over every frame; enroll the person at ``enroll_box`` in ``enroll_frame``.
 
-    Returns one output per frame (1-based frame i is element i-1). Raises EnrollmentError when the
-    enrollment frame is beyond the input or the box matches no detected person.
+    Returns one output per frame (1-based frame i is element i-1). A box that no detection matches
+    still enrolls (the target starts from the box); EnrollmentError is raised only when the
+    enrollment frame is beyond the input or the box is outside the image or degenerate.
     """
     outputs: list[FollowOutput] = []
     for i, frame in enumerate(tqdm(frames, total=total, desc="follow", unit="frame", disable=not progress), 1):

@@ -75,6 +75,13 @@ class TargetModel:
             return None
         return self.identity.score(embeddings, self.gallery.samples, self.distractors.array())
 
+    def nearer_target(self, embedding: np.ndarray) -> bool:
+        """The crop is more similar (cosine) to some gallery sample than to every distractor."""
+        negatives = self.distractors.array()
+        if negatives is None:
+            return True
+        return float(self.gallery.similarity(embedding)[0]) > float((negatives @ embedding).max())
+
     def add_target(self, embedding: np.ndarray) -> bool:
         """Offer a trusted crop to the gallery; True when it was kept (not a near-duplicate)."""
         kept = self.gallery.add(embedding)

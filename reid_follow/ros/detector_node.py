@@ -17,6 +17,10 @@ from reid_follow.ros.messages import detections_to_msg, diagnostics_msg
 from reid_follow.ros.params import declare_config
 from reid_follow.ros.problems import ProblemLog
 
+# Parameters applied while the node runs (the detectors read them from their config on every
+# frame); the model and the device are read-only.
+LIVE_PARAMETERS = frozenset({"score_threshold", "nms_iou", "resize_width", "hog_min_margin"})
+
 
 class DetectorNode(Node):
     """Detects people in each camera frame; the output header is the image's header.
@@ -29,7 +33,7 @@ class DetectorNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("detector", **kwargs)
         self.problems = ProblemLog(self.get_logger())
-        self.cfg = declare_config(self, DetectorConfig)
+        self.cfg = declare_config(self, DetectorConfig, LIVE_PARAMETERS)
         self.detector = build_detector(self.cfg)
         self.pub = self.create_publisher(Detection2DArray, "detections", 10)
         newest_only = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)

@@ -42,8 +42,8 @@ from reid_follow.ros.problems import ProblemLog
 LIVE_PARAMETERS = frozenset({
     "publish_debug_image", "fx", "fy", "cx", "cy", "horizontal_fov_deg",
     *(f"follow.{n}" for n in (
-        "enroll_rule", "enroll_min_iou", "enroll_motion_iou", "min_detection_score", "nms_iou",
-        "update_threshold", "update_max_overlap", "refit_interval", "reacquire_threshold", "reacquire_margin",
+        "enroll_rule", "enroll_min_iou", "min_detection_score", "nms_iou", "update_threshold",
+        "update_max_overlap", "refit_interval", "reacquire_threshold", "reacquire_margin",
         "reacquire_confirmations", "resume_threshold", "reject_threshold", "reject_frames", "lost_after_frames")),
     *(f"pose.{n}" for n in ("person_height_m", "depth_core_fraction", "depth_min_m", "depth_max_m", "smoothing")),
 })

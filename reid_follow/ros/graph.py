@@ -21,6 +21,7 @@ from reid_follow.config import NODE_CONFIGS, default_config_path, load_stack
 TOPIC_ARGUMENTS: dict[str, tuple[str, str]] = {
     "image_topic": ("image_raw", "image_raw"),
     "camera_info_topic": ("camera_info", "camera_info"),
+    "depth_topic": ("depth/image_raw", "depth/image_raw"),
     "detections_topic": ("detections", "detections"),
     "target_pose_topic": ("target_pose", "target_pose"),
     "status_topic": ("status", "status"),
@@ -31,7 +32,7 @@ TOPIC_ARGUMENTS: dict[str, tuple[str, str]] = {
 SERVICES = ("enroll_target", "clear_target")
 NODE_TOPICS = {
     "detector": ("image_raw", "detections"),
-    "follower": ("image_raw", "camera_info", "detections", "target_pose", "status", "debug_image", "enroll_roi"),
+    "follower": ("image_raw", "camera_info", "depth/image_raw", "detections", "target_pose", "status", "debug_image", "enroll_roi"),
 }
 EXECUTABLES = {"detector": "detector", "follower": "follower"}
 

@@ -61,13 +61,14 @@ def msg_to_detections(msg: Detection2DArray, width: int, height: int) -> tuple[n
     return np.asarray(boxes, dtype=np.float64).reshape(-1, 4), np.asarray(scores, dtype=np.float64), problems
 
 
-def pose_msg(header: Header, frame_id: str, position: np.ndarray) -> PoseStamped:
-    """A PoseStamped at ``position``; orientation faces along the bearing from the camera (yaw in
-    the frame's horizontal plane is left identity: the position is the navigation goal)."""
+def pose_msg(header: Header, frame_id: str, position: np.ndarray, orientation: np.ndarray) -> PoseStamped:
+    """A PoseStamped at ``position`` with ``orientation`` (quaternion x, y, z, w: the pose estimator's
+    bearing from the camera, so a navigation goal made from it faces the person)."""
     msg = PoseStamped()
     msg.header.stamp, msg.header.frame_id = header.stamp, frame_id
     msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in position)
-    msg.pose.orientation.w = 1.0
+    o = msg.pose.orientation
+    o.x, o.y, o.z, o.w = (float(v) for v in orientation)
     return msg
 
 

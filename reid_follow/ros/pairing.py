@@ -102,6 +102,11 @@ class StampPairer:
 
     # ---- state -----------------------------------------------------------------------------
     @property
+    def newest(self) -> int:
+        """The newest stamp seen on any input (-1 before the first): the window's reference."""
+        return self._newest
+
+    @property
     def depth_active(self) -> bool:
         """Whether depth images arrive (one within the window of the newest stamp)."""
         return self._newest_depth >= 0 and self._newest - self._newest_depth <= self.window_ns
