@@ -67,5 +67,7 @@ def test_two_followers_in_two_namespaces_do_not_collide(tmp_path, mot16_05):
                 assert procs[r].poll() is None, f"{r} died"
     finally:
         logs = {r: stop_process(p) for r, p in procs.items()}
+        for r, log in logs.items():  # shown by pytest when the test fails
+            print(f"--- {r} log:\n{log}")
     for r, log in logs.items():
         assert "Traceback" not in log, f"{r}:\n{log}"

@@ -151,7 +151,6 @@ class Probe:
 
 def main(args: argparse.Namespace) -> int:
     import rclpy
-    from std_srvs.srv import Trigger
 
     from reid_follow.ros import harness
     from reid_follow.ros.graph import StackArguments
@@ -166,8 +165,7 @@ def main(args: argparse.Namespace) -> int:
     with harness.client_context(domain) as (ctx, executor):
         node = rclpy.create_node("bench_ros", context=ctx)
         executor.add_node(node)
-        client = node.create_client(Trigger, "/enroll_target")
-        run_all(args, base, stack, domain, node, client, results)
+        run_all(args, base, stack, domain, node, results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
@@ -176,8 +174,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_all(args: argparse.Namespace, base: list[np.ndarray], stack, domain: int, node, client,
-            results: dict) -> None:
+def run_all(args: argparse.Namespace, base: list[np.ndarray], stack, domain: int, node, results: dict) -> None:
     """Every (size, rate) run: fresh node processes, the probe, their numbers into ``results``."""
     import cv2
     import psutil
@@ -194,6 +191,10 @@ def run_all(args: argparse.Namespace, base: list[np.ndarray], stack, domain: int
             frames = all_frames[:int(round(rate * args.seconds))]
             logs = {k: tempfile.TemporaryFile("w+") for k in ("detector", "follower")}
             procs = harness.start_nodes(domain, stack, logs)
+            # a client per run, made once the nodes are starting (as the tests do): one made before
+            # and left through the in-process baseline was once seen not to match the new service
+            # within 4 minutes on the busy machine
+            client = node.create_client(Trigger, "/enroll_target")
             try:
                 ps = {k: psutil.Process(p.pid) for k, p in procs.items()}
                 harness.wait_for(lambda: client.wait_for_service(timeout_sec=0.2), 60, "the follower's service",
@@ -239,6 +240,7 @@ def run_all(args: argparse.Namespace, base: list[np.ndarray], stack, domain: int
                 print(json.dumps({k: run[k] for k in ("size", "rate_hz", "published", "poses")}))
                 node.destroy_publisher(probe.pub)
             finally:
+                node.destroy_client(client)
                 harness.stop(procs.values())
                 for f in logs.values():
                     f.close()

@@ -52,7 +52,11 @@ def main(args: argparse.Namespace) -> int:
 
     from reid_follow.ros.bag_player import BagPlayer
 
-    rclpy.init()
+    from rclpy.signals import SignalHandlerOptions
+
+    # No ROS arguments from our command line (rcl would read `--remap A:=B` as its own remap rule);
+    # Ctrl-C as KeyboardInterrupt, so that a pass stops between messages, not inside a publish.
+    rclpy.init(args=["reid-follow-bag-play"], signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("reid_follow_bag_player")
     try:
         player = BagPlayer(node, args.bag, args.rate, remap, args.clock)  # one set of publishers for every loop

@@ -70,7 +70,8 @@ class FollowConfig:
         0.8, "While 'occluded' or 'lost', a track counts as a candidate for the target only with an "
              "identity score at least this ...")
     reacquire_margin: float = param(
-        0.3, "... at least this much above the next best track in the same frame ...")
+        0.9, "... clearly preferred to the next best track in the same frame: the probability that it, "
+             "not that one, is the target (odds / (odds + odds of the other)) at least this ...")
     reacquire_confirmations: int = param(
         4, "... in a position motion allows (see max_speed) for this many consecutive frames (one "
            "look-alike frame never steals the target).")

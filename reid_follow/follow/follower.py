@@ -47,6 +47,16 @@ def select_person(boxes: np.ndarray, rule: str, width: int, height: int,
     return int(np.argmax(area / (1.0 + dist / max(width, 1))))
 
 
+def preference(p_best: float, p_other: float) -> float:
+    """How much more likely the best-scoring person is the target than the next one, as the
+    probability that it is the best one given that one of the two is: odds / (odds + odds').
+    On odds, unlike a difference of probabilities, 0.999 against 0.85 is decisive while 0.8
+    against 0.6 is not."""
+    a, b = (min(max(p, 1e-9), 1 - 1e-9) for p in (p_best, p_other))
+    odds_a, odds_b = a / (1 - a), b / (1 - b)
+    return odds_a / (odds_a + odds_b)
+
+
 def _last_seen(box: np.ndarray, stamp: float) -> LastSeen:
     return LastSeen(np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]), float(box[3] - box[1]), stamp)
 
@@ -100,12 +110,15 @@ class TargetFollower:
         target = self.tracker.get(model.track_id)
         # Every visible person is a candidate while searching, and every person involved in a
         # crossing must be scored when it ends.
-        embed_all = len(model.gallery) > 0 and (self.state in (State.OCCLUDED, State.LOST) or bool(model.crossing))
+        embed_all = len(model.gallery) > 0 and (self.state in (State.OCCLUDED, State.LOST) or bool(model.crossing)
+                                                or model.lockon)
         tracks = self.tracker.update(boxes, obs.frame, embed, focus=target.box if target is not None else None,
                                      embed_all=embed_all, scores=scores)
         if model.last_seen is not None and obs.frame is not None and self.cfg.tracking.gmc \
                 and self.tracker.last_warp is not None:
             model.last_seen.warp(self.tracker.last_warp)
+        if embed is not None:
+            self._embed_unembedded(tracks, embed)
         track_scores = self._score_tracks(tracks)
         out = self._step(boxes, obs.stamp, track_scores)
         out.tracks = [(t.track_id, boxes[t.detection].copy()) for t in tracks if t.detection >= 0]
@@ -139,6 +152,20 @@ class TargetFollower:
             return self.embedder.embed(frame, boxes[idx])
         return embed, counter
 
+    def _embed_unembedded(self, tracks: list[Track], embed) -> None:
+        """Embed the matched crops the tracker did not (its weak, second-stage detections) where
+        identity is decided: the target's own, and everyone's while it is searched for or verified.
+        Only ``fresh`` is set: the tracker's own appearance memory stays its business."""
+        model = self.target
+        if not len(model.gallery):
+            return
+        everyone = self.state in (State.OCCLUDED, State.LOST) or bool(model.crossing) or model.lockon
+        todo = [t for t in tracks if t.detection >= 0 and t.fresh is None
+                and (everyone or t.track_id == model.track_id)]
+        if todo:
+            for t, e in zip(todo, embed(np.array([t.detection for t in todo]))):
+                t.fresh = np.asarray(e, dtype=np.float32)
+
     def _score_tracks(self, tracks: list[Track]) -> dict[int, float]:
         """The identity score of every track matched and embedded this frame (one batched call)."""
         scored = [t for t in tracks if t.detection >= 0 and t.fresh is not None]
@@ -157,8 +184,17 @@ class TargetFollower:
             if target is not None and target.detection >= 0:
                 return self._follow(target, boxes, stamp, scores)
             model.missed += 1
-            allowed = max(cfg.coast_frames, cfg.enroll_lockon_frames if model.lockon else 0)
-            if target is not None and model.missed <= allowed:
+            if model.lockon:
+                found = self._lockon_candidate(boxes, stamp)
+                if found is not None:
+                    model.track_id = found.track_id
+                    self.tracker.confirm(found.track_id)
+                    return self._follow(found, boxes, stamp, scores)
+                if model.missed <= cfg.enroll_lockon_frames:
+                    if target is None or model.missed > cfg.coast_frames:
+                        return FollowOutput(self.state)
+                    return FollowOutput(self.state, target.box.copy(), model.score, target.track_id, predicted=True)
+            elif target is not None and model.missed <= cfg.coast_frames:
                 return FollowOutput(self.state, target.box.copy(), model.score, target.track_id, predicted=True)
             self.state = State.OCCLUDED
             model.lockon = False
@@ -172,6 +208,17 @@ class TargetFollower:
     def _follow(self, target: Track, boxes: np.ndarray, stamp: float, scores: dict[int, float]) -> FollowOutput:
         """The target's own track is matched: check it is still the person, report it, learn."""
         model, cfg = self.target, self.cfg
+        if not self._looks_like_target(target):
+            if not model.lockon:
+                return self._reject(None)
+            # A box enrollment's track took someone else's detection: the target's is elsewhere.
+            target = self._lockon_candidate(boxes, stamp)
+            if target is None:             # that track is someone else's now: wait for a detection
+                model.track_id = None
+                model.missed += 1
+                return FollowOutput(self.state)
+            model.track_id = target.track_id
+            self.tracker.confirm(target.track_id)
         model.lockon = False
         box = boxes[target.detection]
         others = [t for t in self.tracker.tracks if t is not target and t.detection >= 0]
@@ -200,6 +247,21 @@ class TargetFollower:
         self._learn(target, boxes, score, crossing=bool(partners))
         return FollowOutput(self.state, box.copy(), model.score, target.track_id)
 
+    def _looks_like_target(self, track: Track) -> bool:
+        """Before the identity score is calibrated: a crop nearer a distractor than the target's
+        samples is not the target (with a calibrated score, or without a crop, motion decides)."""
+        model = self.target
+        return model.identity.ready or track.fresh is None or model.nearer_target(track.fresh)
+
+    def _lockon_candidate(self, boxes: np.ndarray, stamp: float) -> Track | None:
+        """After a box enrollment: the matched track, where the box could have moved, that looks
+        most like the enrollment crop (and nearer it than any distractor), if any."""
+        model = self.target
+        near = [t for t in self.tracker.tracks if t.detection >= 0 and t.fresh is not None
+                and t.track_id != model.track_id and model.nearer_target(t.fresh)
+                and model.last_seen.plausible(boxes[t.detection][None], stamp, self.cfg.max_speed)[0]]
+        return max(near, key=lambda t: float(model.gallery.similarity(t.fresh)[0]), default=None)
+
     def _verify(self, target: Track, scores: dict[int, float]) -> Track | None:
         """After a crossing: the track among those involved that is the target, None if unclear."""
         if not self.target.identity.ready:
@@ -212,7 +274,7 @@ class TargetFollower:
             return None
         best_score, best = scored[0]
         runner_up = scored[1][0] if len(scored) > 1 else 0.0
-        if best_score >= self.cfg.resume_threshold and best_score - runner_up >= self.cfg.reacquire_margin:
+        if best_score >= self.cfg.resume_threshold and preference(best_score, runner_up) >= self.cfg.reacquire_margin:
             return best
         return None
 
@@ -235,7 +297,7 @@ class TargetFollower:
         model, cfg = self.target, self.cfg
         if target is not None and target.detection >= 0:
             own = scores.get(target.track_id)
-            if own is None and not model.identity.ready:
+            if own is None and not model.identity.ready and self._looks_like_target(target):
                 return self._resume(target, boxes, stamp, scores)    # motion only: the tracker decides
             if own is not None and own < cfg.reject_threshold:
                 model.reject_streak += 1
@@ -253,7 +315,7 @@ class TargetFollower:
         runner_up = max((scores[t.track_id] for t in visible if t is not best), default=0.0)
         own_track = best is target
         threshold = cfg.resume_threshold if own_track else cfg.reacquire_threshold
-        if best_score < threshold or best_score - runner_up < cfg.reacquire_margin:
+        if best_score < threshold or preference(best_score, runner_up) < cfg.reacquire_margin:
             model.candidate = None
             return FollowOutput(self.state)
         if model.candidate is not None and model.candidate.track_id == best.track_id:
@@ -300,6 +362,7 @@ class TargetFollower:
                 confident = score is not None and score >= cfg.update_threshold
             if confident and target.status != TENTATIVE and overlap <= cfg.update_max_overlap:
                 model.add_target(target.fresh)
+            if confident:          # the target is where we think: everyone else embedded is someone else
                 negatives = [t.fresh for t in self.tracker.tracks
                              if t is not target and t.fresh is not None and t.detection >= 0
                              and iou_matrix(boxes[t.detection], box)[0, 0] < cfg.crossing_iou]

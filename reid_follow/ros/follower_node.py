@@ -136,7 +136,10 @@ class FollowerNode(Node):
 
     def _submit(self, add, msg) -> None:
         with self.pair_lock:
-            self.ready.extend((self.generation, pair) for pair in add(stamp_key(msg.header), msg))
+            pairs = add(stamp_key(msg.header), msg)
+            self.ready.extend((self.generation, pair) for pair in pairs)
+        if not pairs:
+            return  # never wait for a frame being processed unless there is work: inputs keep flowing
         with self.process_lock:  # whoever gets here first processes every ready pair, oldest first
             while True:
                 with self.pair_lock:

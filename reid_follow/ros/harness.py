@@ -8,14 +8,17 @@ CI runner shared with other jobs.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO
 
 from reid_follow.ros.graph import StackArguments, describe
@@ -70,9 +73,28 @@ def wait_until_quiet(value: Callable[[], object], quiet_s: float, timeout: float
     wait_for(quiet, timeout, what)
 
 
+DOMAIN_LOCKS = Path(tempfile.gettempdir()) / "reid_follow_domains"
+_held_domains: list[IO] = []  # lock files held for this process's life
+
+
 def new_domain() -> int:
-    """A ROS domain for one run, so that runs side by side on one machine do not see each other."""
-    return random.Random(os.getpid() ^ time.time_ns()).randint(100, 200)
+    """A ROS domain no other harness user on this machine holds, so that runs side by side (tests
+    of several checkouts, a demo, a benchmark) never see each other's nodes: an exclusive flock on
+    a file per domain, held until this process exits (its children use the domain too).  Random
+    picks alone collided often enough to fail tests on a shared machine."""
+    DOMAIN_LOCKS.mkdir(exist_ok=True)
+    candidates = list(range(1, 233))  # Fast DDS's valid ROS_DOMAIN_ID range (its port arithmetic)
+    random.Random(os.getpid() ^ time.time_ns()).shuffle(candidates)
+    for domain in candidates:
+        f = open(DOMAIN_LOCKS / f"{domain}.lock", "w")  # noqa: SIM115 - kept open: the lock is the open file
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            continue
+        _held_domains.append(f)
+        return domain
+    raise RuntimeError(f"all ROS domains are held by other runs (locks in {DOMAIN_LOCKS})")
 
 
 def isolated_env(domain_id: int, base: dict[str, str] | None = None) -> dict[str, str]:

@@ -48,7 +48,7 @@ def run_node(node_cls: type, args: list[str] | None = None, threads: int = 1) ->
     argv = sys.argv if args is None else args
     own = argv[:argv.index("--ros-args")] if "--ros-args" in argv else argv
     if {"-h", "--help"} & set(own):
-        print(node_help(node_cls, Path(argv[0]).name if args is None else node_cls.__name__))
+        print(node_help(node_cls, Path(sys.argv[0]).name))
         return
 
     configure_middleware()
