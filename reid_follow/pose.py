@@ -17,13 +17,13 @@ from reid_follow.config_base import ConfigError, param
 
 @dataclass
 class PoseConfig:
-    person_height_m: float = param(1.7, "Assumed person height (m) for range from box height.")
+    person_height_m: float = param(1.7, "Assumed person height (m) for range from box height.", 0.3, 2.5)
     depth_core_fraction: float = param(
-        0.5, "Central fraction of the box (width and height) whose depth pixels give the range.")
-    depth_min_m: float = param(0.2, "Depth readings below this (m) are treated as invalid.")
-    depth_max_m: float = param(20.0, "Depth readings above this (m) are treated as invalid.")
+        0.5, "Central fraction of the box (width and height) whose depth pixels give the range.", 0.01, 1.0)
+    depth_min_m: float = param(0.2, "Depth readings below this (m) are treated as invalid.", 0.0)
+    depth_max_m: float = param(20.0, "Depth readings above this (m) are treated as invalid.", 0.0)
     smoothing: float = param(
-        0.5, "Exponential smoothing weight of the newest position (1 = no smoothing).")
+        0.5, "Exponential smoothing weight of the newest position (1 = no smoothing; > 0).", 0.0, 1.0)
     output_frame: str = param(
         "", "frame_id of target_pose. Empty: the image's optical frame; otherwise a base frame "
             "reached through base_from_camera.")
@@ -39,6 +39,8 @@ class PoseConfig:
             raise ConfigError("pose.smoothing must be in (0, 1]")
         if not 0 < self.depth_core_fraction <= 1:
             raise ConfigError("pose.depth_core_fraction must be in (0, 1]")
+        if self.depth_min_m >= self.depth_max_m:
+            raise ConfigError("pose.depth_min_m must be below pose.depth_max_m")
         if len(self.base_from_camera) != 7:
             raise ConfigError("pose.base_from_camera must have 7 numbers: x y z qx qy qz qw")
         if not math.isclose(float(np.linalg.norm(self.base_from_camera[3:])), 1.0, abs_tol=1e-3):

@@ -47,11 +47,12 @@ def pathtrack(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def remove_fastdds_segments():
-    """Remove the Fast DDS /dev/shm segments this test session created (also after a killed node)."""
+    """Remove the Fast DDS /dev/shm segments this session's processes left (also after a killed
+    node): only those whose owner has exited, as other runs on this machine may be using theirs."""
     shm = Path("/dev/shm")
-    before = {p.name for p in shm.glob("*fastdds*")} if shm.is_dir() else set()
+    before = {p.name for p in shm.glob("fastdds_*")} if shm.is_dir() else set()
     yield
     if shm.is_dir():
-        for p in shm.glob("*fastdds*"):
-            if p.name not in before:
-                p.unlink(missing_ok=True)
+        from reid_follow.ros.harness import remove_dead_shm  # no rclpy import
+
+        remove_dead_shm({p.name for p in shm.glob("fastdds_*")} - before)

@@ -1,8 +1,8 @@
 """The ROS tests' side of reid_follow.ros.harness (the one harness the demo, soak and bench use too).
 
 Every test process gets its own ROS domain and the SHM-only profile; /dev/shm segments that a
-test creates are removed afterwards; every wait is on a condition, with a timeout that scales
-with the machine's load.
+test created and no live process uses any more are removed afterwards; every wait is on a
+condition, with a timeout that scales with the machine's load.
 """
 from __future__ import annotations
 
@@ -28,17 +28,16 @@ from reid_follow.ros.harness import (  # noqa: E402,F401  (re-exported for the t
     wait_until_quiet,
 )
 
-SHM = Path("/dev/shm")
 LOG_DIR = str(Path(os.environ.get("TMPDIR", "/tmp")) / "reid_follow_test_logs")
 
 
 def shm_entries() -> set[str]:
-    return {p.name for p in SHM.glob("*fastdds*")} if SHM.is_dir() else set()
+    return {p.name for p in harness.SHM_DIR.glob("fastdds_*")} if harness.SHM_DIR.is_dir() else set()
 
 
 def clean_shm(before: set[str]) -> None:
-    for name in shm_entries() - before:
-        (SHM / name).unlink(missing_ok=True)
+    """Remove the Fast DDS segments created since ``before`` whose owner has exited (never live ones)."""
+    harness.remove_dead_shm(shm_entries() - before)
 
 
 def isolated_env(domain_id: int) -> dict[str, str]:

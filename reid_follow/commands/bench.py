@@ -5,7 +5,7 @@ import argparse
 import importlib
 import sys
 
-KINDS = ("embed", "follow", "train", "ros", "track")
+KINDS = ("embed", "follow", "train", "ros", "track", "reid")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -58,7 +58,8 @@ def preference(p_best: float, p_other: float) -> float:
 
 
 def _last_seen(box: np.ndarray, stamp: float) -> LastSeen:
-    return LastSeen(np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]), float(box[3] - box[1]), stamp)
+    return LastSeen(np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]), float(box[3] - box[1]),
+                    float(box[2] - box[0]), stamp)
 
 
 class TargetFollower:
@@ -208,7 +209,8 @@ class TargetFollower:
     def _follow(self, target: Track, boxes: np.ndarray, stamp: float, scores: dict[int, float]) -> FollowOutput:
         """The target's own track is matched: check it is still the person, report it, learn."""
         model, cfg = self.target, self.cfg
-        if not self._looks_like_target(target):
+        locks_on = model.lockon and target.match_iou >= cfg.enroll_min_iou
+        if not self._looks_like_target(target) or (model.lockon and not locks_on):
             if not model.lockon:
                 return self._reject(None)
             # A box enrollment's track took someone else's detection: the target's is elsewhere.
@@ -254,12 +256,15 @@ class TargetFollower:
         return model.identity.ready or track.fresh is None or model.nearer_target(track.fresh)
 
     def _lockon_candidate(self, boxes: np.ndarray, stamp: float) -> Track | None:
-        """After a box enrollment: the matched track, where the box could have moved, that looks
-        most like the enrollment crop (and nearer it than any distractor), if any."""
+        """After a box enrollment: the matched track whose detection overlaps where the box is
+        predicted now (IoU >= enroll_min_iou, the same test as at enrollment) and whose crop is
+        nearer the enrollment crop than every distractor; the most similar one, if any."""
         model = self.target
+        own = self.tracker.get(model.track_id)
+        where = own.box if own is not None else model.last_seen.box()
         near = [t for t in self.tracker.tracks if t.detection >= 0 and t.fresh is not None
                 and t.track_id != model.track_id and model.nearer_target(t.fresh)
-                and model.last_seen.plausible(boxes[t.detection][None], stamp, self.cfg.max_speed)[0]]
+                and iou_matrix(where, boxes[t.detection])[0, 0] >= self.cfg.enroll_min_iou]
         return max(near, key=lambda t: float(model.gallery.similarity(t.fresh)[0]), default=None)
 
     def _verify(self, target: Track, scores: dict[int, float]) -> Track | None:
@@ -434,7 +439,8 @@ class TargetFollower:
         self.state = State.ENROLLING if self.embedder is not None else State.TRACKING
         if emb is not None:
             model.add_target(emb[0])
-            apart = iou_matrix(others, box)[:, 0] < 0.5 if len(others) else np.zeros(0, bool)
+            # Only people clear of the box are someone else: a loose box may miss the target's own detection.
+            apart = iou_matrix(others, box)[:, 0] < self.cfg.crossing_iou if len(others) else np.zeros(0, bool)
             model.add_distractors(emb[1:][apart])
             model.refit()
             if model.enrolled_enough:

@@ -9,9 +9,11 @@ embedder's similarities, learnt online for this target:
 * same-person similarities: each gallery sample against the rest of the gallery (leave one out);
 * different-people similarities: each distractor against the gallery.
 
-Two Gaussians with a pooled variance (linear discriminant, so the log-ratio is linear and
-monotone in the similarity, and separable samples cannot make it infinite) give
-``log LR(s) = a * (s - c)``. With equal priors the posterior is
+Two Gaussians with one pooled variance, the mean of the two classes' (linear discriminant, so
+the log-ratio is linear and monotone in the similarity, and separable samples cannot make it
+infinite), give ``log LR(s) = a * (s - c)``. The same-person spread comes from nearby frames
+(consecutive crops are alike), so it is narrow; pooling it with the different-people spread
+keeps a target whose appearance drifted from scoring zero at once. With equal priors the posterior is
 
     P(target) = LR(s_t) / (LR(s_t) + LR(s_d) + 1)
 
@@ -47,7 +49,7 @@ class IdentityScore:
         np.fill_diagonal(gg, -np.inf)
         same = self._top(gg)
         diff = self._top(distractors @ gallery.T)
-        var = (same.var() * len(same) + diff.var() * len(diff)) / (len(same) + len(diff))
+        var = (same.var() + diff.var()) / 2      # class-balanced, like the equal priors
         gap = float(same.mean() - diff.mean())
         if gap <= 0:            # the embedder cannot tell this target from the people around it
             return

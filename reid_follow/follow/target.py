@@ -26,16 +26,24 @@ class Candidate:
 
 @dataclass
 class LastSeen:
-    """Where the target was last seen (box centre and height, px, moved with the camera) and when (s)."""
+    """Where the target was last seen (box centre and size, px, moved with the camera) and when (s)."""
 
     centre: np.ndarray
     height: float
+    width: float
     stamp: float
 
     def warp(self, warp: np.ndarray) -> None:
         """Follow a camera motion (2x3 affine from the previous frame to this one)."""
         self.centre = warp[:, :2] @ self.centre + warp[:, 2]
-        self.height *= float(np.sqrt(abs(np.linalg.det(warp[:, :2]))))
+        scale = float(np.sqrt(abs(np.linalg.det(warp[:, :2]))))
+        self.height *= scale
+        self.width *= scale
+
+    def box(self) -> np.ndarray:
+        """The last-seen box (xyxy) where the camera motion has moved it."""
+        half = np.array([self.width, self.height]) / 2
+        return np.concatenate([self.centre - half, self.centre + half])
 
     def plausible(self, boxes: np.ndarray, stamp: float, max_speed: float) -> np.ndarray:
         """Mask of boxes whose centre a person could have reached since (see FollowConfig.max_speed)."""

@@ -2,7 +2,8 @@
 
 Specs:
   ``none``                          no embedder (motion-only tracking): returns None
-  ``default`` / ``hist``            the embedded colour-histogram descriptor (no weights, no download)
+  ``default``                       the embedded LOMO-style colour + texture descriptor (no weights, no download)
+  ``hist``                          the previous default, colour histograms over stripes (kept for comparison)
   ``onnx:/path/model.onnx``         any NCHW person-ReID ONNX model through onnxruntime
   ``torch:NAME[:CHECKPOINT]``       a ``reid_follow.models`` registry model through torch
 
@@ -36,12 +37,15 @@ SPEC_FORMS = "'none', 'default', 'hist', 'onnx:/path/model.onnx' or 'torch:MODEL
 def build_embedder(spec: str, device: str = "auto", config: EmbedderConfig | None = None) -> Embedder | None:
     """The embedder a spec string names (see the module docstring); heavy backends load lazily.
 
-    ``device`` is ``auto | cpu | cuda | cuda:i``; the histogram descriptor always runs on the CPU.
+    ``device`` is ``auto | cpu | cuda | cuda:i``; the hand-crafted descriptors always run on the CPU.
     """
     kind, _, rest = spec.partition(":")
     if spec == "none":
         return None
-    if spec in ("default", "hist"):
+    if spec == "default":
+        from .lomo import LomoEmbedder
+        return LomoEmbedder()
+    if spec == "hist":
         from .hist import HistogramEmbedder
         return HistogramEmbedder()
     if kind == "onnx" and rest:

@@ -57,21 +57,26 @@ def _hsv_bins(crops_bgr: np.ndarray) -> np.ndarray:
     """(N, H, W) joint HSV bin per pixel; unsaturated pixels get a grey-level bin instead."""
     n, h, w = crops_bgr.shape[:3]
     hsv = cv2.cvtColor(crops_bgr.reshape(n * h, w, 3), cv2.COLOR_BGR2HSV).reshape(n, h, w, 3)
-    hue_lut = (np.arange(256) * HUE_BINS // 180).clip(max=HUE_BINS - 1) * (SAT_BINS * VAL_BINS)
-    sat_lut = (np.arange(256) * SAT_BINS // 256) * VAL_BINS
-    val_lut = np.arange(256) * VAL_BINS // 256
-    grey_lut = HUE_BINS * SAT_BINS * VAL_BINS + np.arange(256) * GREY_BINS // 256
-    colour = hue_lut[hsv[..., 0]] + sat_lut[hsv[..., 1]] + val_lut[hsv[..., 2]]
-    return np.where(hsv[..., 1] < SAT_GREY, grey_lut[hsv[..., 2]], colour)
+    hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    colour = _HUE_LUT[hue] + _SAT_LUT[sat] + _VAL_LUT[val]
+    return np.where(sat < SAT_GREY, _GREY_LUT[val], colour)
+
+
+# Per-channel bin lookup tables of _hsv_bins (OpenCV's 8-bit HSV: hue 0..179, the others 0..255).
+_LEVELS = np.arange(256)
+_HUE_LUT = ((_LEVELS * HUE_BINS // 180).clip(max=HUE_BINS - 1) * (SAT_BINS * VAL_BINS)).astype(np.int32)
+_SAT_LUT = ((_LEVELS * SAT_BINS // 256) * VAL_BINS).astype(np.int32)
+_VAL_LUT = (_LEVELS * VAL_BINS // 256).astype(np.int32)
+_GREY_LUT = (HUE_BINS * SAT_BINS * VAL_BINS + _LEVELS * GREY_BINS // 256).astype(np.int32)
 
 
 def _chroma_bins(crops_bgr: np.ndarray) -> np.ndarray:
     """(N, H, W) rg-chromaticity bin per pixel (intensity divided out); near-black pixels share one bin."""
     f = crops_bgr.astype(np.float32)
-    total = f.sum(axis=-1) + 1e-6
-    scale = CHROMA_BINS / CHROMA_MAX
-    r = np.minimum((f[..., 2] / total * scale).astype(np.int64), CHROMA_BINS - 1)
-    g = np.minimum((f[..., 1] / total * scale).astype(np.int64), CHROMA_BINS - 1)
+    total = f[..., 0] + f[..., 1] + f[..., 2]
+    inv = (CHROMA_BINS / CHROMA_MAX) / np.maximum(total, 1.0)
+    r = np.minimum((f[..., 2] * inv).astype(np.int32), CHROMA_BINS - 1)
+    g = np.minimum((f[..., 1] * inv).astype(np.int32), CHROMA_BINS - 1)
     return np.where(total < DARK_SUM, CHROMA_BINS * CHROMA_BINS, r * CHROMA_BINS + g)
 
 
@@ -83,7 +88,7 @@ def _siltp_codes(crops_bgr: np.ndarray) -> np.ndarray:
     r = SILTP_RADIUS
     padded = np.pad(grey, ((0, 0), (r, r), (r, r)), mode="edge")
     upper, lower = (1 + SILTP_TAU) * grey, (1 - SILTP_TAU) * grey
-    code = np.zeros((n, h, w), np.int64)
+    code = np.zeros((n, h, w), np.int32)
     for dy, dx in ((0, r), (-r, 0), (0, -r), (r, 0)):
         nb = padded[:, r + dy:r + dy + h, r + dx:r + dx + w]
         code = code * 3 + (nb > upper) + 2 * (nb < lower)
@@ -99,8 +104,8 @@ class LomoEmbedder:
         self.dim = self.rows * BINS
         x = (np.arange(w) + 0.5) / w - 0.5
         self._weight = np.broadcast_to(np.exp(-0.5 * (x / CENTRE_SIGMA) ** 2), (h, w))
-        self._cell = (np.arange(h) // CELL)[:, None] * (w // CELL) + (np.arange(w) // CELL)[None, :]
-        self._offsets = np.cumsum((0,) + BLOCK_SIZES[:-1])
+        self._cell = ((np.arange(h) // CELL)[:, None] * (w // CELL) + (np.arange(w) // CELL)[None, :]).astype(np.int32)
+        self._offsets = [int(o) for o in np.cumsum((0,) + BLOCK_SIZES[:-1])]
         self._buffers = CropBuffers()
 
     def embed(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -116,11 +121,13 @@ class LomoEmbedder:
         if crops_bgr.shape[1:] != (h, w, 3) or crops_bgr.dtype != np.uint8:
             raise ValueError(f"crops must be (N, {h}, {w}, 3) uint8, got {crops_bgr.shape} {crops_bgr.dtype}")
         cells_x, cells_y = w // CELL, h // CELL
-        base = (np.arange(n)[:, None, None] * (cells_x * cells_y) + self._cell) * BINS
-        bins = [base + off + b for off, b in zip(self._offsets, (_hsv_bins(crops_bgr), _chroma_bins(crops_bgr),
-                                                                _siltp_codes(crops_bgr)))]
-        weights = np.broadcast_to(self._weight, (len(bins), n, h, w))
-        hist = np.bincount(np.stack(bins).ravel(), weights.ravel(), minlength=n * cells_x * cells_y * BINS)
+        base = (np.arange(n, dtype=np.int32)[:, None, None] * (cells_x * cells_y) + self._cell) * BINS
+        index = np.empty((len(BLOCK_SIZES), n, h, w), np.int32)
+        for out, off, b in zip(index, self._offsets, (_hsv_bins(crops_bgr), _chroma_bins(crops_bgr),
+                                                      _siltp_codes(crops_bgr))):
+            np.add(base, b + off, out=out)
+        weights = np.broadcast_to(self._weight, index.shape).ravel()
+        hist = np.bincount(index.ravel(), weights, minlength=n * cells_x * cells_y * BINS)
         hist = hist.reshape(n, cells_y, cells_x, BINS)
         windows = hist[:, :-1, :-1] + hist[:, 1:, :-1] + hist[:, :-1, 1:] + hist[:, 1:, 1:]
         rows = windows.max(axis=2)                                     # (N, rows, BINS): max occurrence

@@ -77,6 +77,34 @@ DOMAIN_LOCKS = Path(tempfile.gettempdir()) / "reid_follow_domains"
 _held_domains: list[IO] = []  # lock files held for this process's life
 
 
+SHM_DIR = Path("/dev/shm")
+
+
+def remove_dead_shm(names: set[str] | None = None) -> int:
+    """Remove the Fast DDS shared-memory segments and ports (of ``names``, default all) whose owner
+    has exited, as `fastdds shm clean` does: Fast DDS holds an flock on each one's ``_el``/``_sl``
+    file while it is open.  A live one is never touched: another run on this machine may be using
+    it (removing a live discovery port leaves its listeners deaf to new participants; the ROS
+    tests' earlier clean-up of "every segment created during the run" did exactly that to runs
+    beside them, which then waited minutes for a service that was up)."""
+    if not SHM_DIR.is_dir():
+        return 0
+    removed = 0
+    for lock in [*SHM_DIR.glob("fastdds_*_el"), *SHM_DIR.glob("fastdds_*_sl")]:
+        base = lock.name[:-3]
+        if names is not None and base not in names:
+            continue
+        try:
+            with open(lock, "ab") as f:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # locked: its owner is alive
+        for name in (base, lock.name, f"sem.{base}_mutex"):
+            (SHM_DIR / name).unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 def new_domain() -> int:
     """A ROS domain no other harness user on this machine holds, so that runs side by side (tests
     of several checkouts, a demo, a benchmark) never see each other's nodes: an exclusive flock on
