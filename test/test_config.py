@@ -103,3 +103,24 @@ def test_launch_description_with_launch_ros():
             if isinstance(sub, Node):
                 nodes.append(sub)
     assert {n.node_executable for n in nodes} == {"detector", "follower"}
+
+
+def test_ranges_devices_and_embedding_are_checked_like_every_value():
+    from reid_follow.config_base import ranges
+
+    for cls in NODE_CONFIGS.values():  # the defaults lie in their declared ranges
+        for name, (low, high) in ranges(cls).items():
+            value = flatten(cls())[name]
+            assert (low is None or value >= low) and (high is None or value <= high), name
+    with pytest.raises(ConfigError, match=r"sync_window_s' must be in \[0.05, 10.0\]"):
+        load_stack(overrides=["follower.sync_window_s=0"])
+    with pytest.raises(ConfigError, match="pose.smoothing' must be in"):
+        load_stack(overrides=["follower.pose.smoothing=2"])
+    for node in ("follower", "detector"):
+        with pytest.raises(ConfigError, match="device must be auto, cpu or cuda"):
+            load_stack(overrides=[f"{node}.device=gpu"])
+    assert load_stack(overrides=["follower.device=cuda:1"]).follower.device == "cuda:1"
+    with pytest.raises(ConfigError, match="max_batch"):
+        load_stack(overrides=["follower.embedding.max_batch=0"])
+    s = load_stack(overrides=["follower.embedding.flip=true", "follower.embedding.onnx_threads=2"])
+    assert s.follower.embedding.flip and s.follower.embedding.onnx_threads == 2

@@ -137,17 +137,21 @@ def fit_xqda(x: np.ndarray, pids: np.ndarray, cams: np.ndarray, reg: float = XQD
     return w @ (u * np.sqrt(np.clip(lam, 0.0, None)))
 
 
-def ridge_scores(positives: np.ndarray, negatives: np.ndarray, queries: np.ndarray, reg: float = RIDGE_REG) -> np.ndarray:
+def ridge_scores(positives: np.ndarray, negatives: np.ndarray, queries: np.ndarray, reg: float = RIDGE_REG,
+                 neg_gram: np.ndarray | None = None, query_neg: np.ndarray | None = None) -> np.ndarray:
     """Scores of ``queries`` under a class-balanced ridge regression of 1 (positives) vs 0 (negatives),
-    solved in the dual (fewer samples than dimensions), a constant column carrying the bias."""
-    x = np.concatenate([positives, negatives]).astype(np.float64)
-    x = np.concatenate([x, np.ones((len(x), 1))], axis=1)
-    y = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
-    sw = np.sqrt(np.r_[np.full(len(positives), 0.5 / len(positives)),
-                       np.full(len(negatives), 0.5 / len(negatives))] * len(x))
-    xs = x * sw[:, None]
-    w = xs.T @ np.linalg.solve(xs @ xs.T + reg * np.eye(len(x)), sw * y)
-    return queries @ w[:-1] + w[-1]
+    a constant feature carrying the bias; solved in the dual (fewer samples than dimensions) with
+    linear kernels, so the negatives' Gram matrix ``neg_gram`` (= N N^T + 1) and the queries' kernel
+    with them ``query_neg`` (= Q N^T + 1) can be computed once for many positives sets."""
+    neg_gram = negatives @ negatives.T + 1.0 if neg_gram is None else neg_gram
+    query_neg = queries @ negatives.T + 1.0 if query_neg is None else query_neg
+    pos_neg = positives @ negatives.T + 1.0
+    gram = np.block([[positives @ positives.T + 1.0, pos_neg], [pos_neg.T, neg_gram]])
+    n_pos, n = len(positives), len(positives) + len(negatives)
+    y = np.r_[np.ones(n_pos), np.zeros(len(negatives))]
+    sw = np.sqrt(np.r_[np.full(n_pos, 0.5 / n_pos), np.full(len(negatives), 0.5 / len(negatives))] * n)
+    alpha = np.linalg.solve(sw[:, None] * gram * sw[None, :] + reg * np.eye(n), sw * y)
+    return np.concatenate([queries @ positives.T + 1.0, query_neg], axis=1) @ (sw * alpha)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -172,8 +176,10 @@ def evaluate_split(data: CrossCamera, seed: int, methods: tuple[str, ...] = METH
             p, g = x[probe], x[gallery]
             dist = (p ** 2).sum(1)[:, None] + (g ** 2).sum(1)[None, :] - 2 * p @ g.T
         else:
-            negatives = x[train]
-            dist = -np.stack([ridge_scores(np.stack([x[i], xm[i]]), negatives, x[gallery]) for i in probe])
+            negatives, queries = x[train], x[gallery]
+            gram, query_neg = negatives @ negatives.T + 1.0, queries @ negatives.T + 1.0
+            dist = -np.stack([ridge_scores(np.stack([x[i], xm[i]]), negatives, queries, RIDGE_REG, gram, query_neg)
+                              for i in probe])
         cmc, mean_ap = cmc_map(dist, data.pids[probe], data.pids[gallery], np.ones(len(probe)),
                                np.full(len(gallery), 2), max_rank=max(RANKS))
         out[method] = {**{f"rank{k}": float(cmc[k - 1]) for k in RANKS}, "mAP": float(mean_ap),
