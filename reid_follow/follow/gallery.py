@@ -48,7 +48,7 @@ class TargetGallery:
         e = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
         if self.samples is None:
             return np.zeros(len(e))
-        return (e @ self.samples.T).max(axis=1)
+        return (self.samples @ e.T).max(axis=0)
 
     @property
     def dim(self) -> int:
@@ -60,6 +60,7 @@ class DistractorBank:
 
     def __init__(self, max_size: int) -> None:
         self._items: deque[np.ndarray] = deque(maxlen=max_size)
+        self._array: np.ndarray | None = None      # the stacked items, rebuilt after a change
 
     def __len__(self) -> int:
         return len(self._items)
@@ -67,9 +68,13 @@ class DistractorBank:
     def add(self, embeddings: np.ndarray) -> None:
         for e in np.atleast_2d(np.asarray(embeddings, dtype=np.float32)):
             self._items.append(e)
+        self._array = None
 
     def array(self) -> np.ndarray | None:
-        return np.stack(self._items) if self._items else None
+        """(n, dim) of the items (read every frame by the identity score: stacked once per change)."""
+        if self._array is None and self._items:
+            self._array = np.stack(self._items)
+        return self._array
 
 
 def save_gallery(path: str | Path, gallery: TargetGallery, bank: DistractorBank) -> None:
