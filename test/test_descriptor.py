@@ -72,10 +72,16 @@ def test_illumination_and_mirror_robustness(frame: np.ndarray) -> None:
 
 @pytest.mark.slow
 def test_beats_histogram_on_viper(viper: Path) -> None:
-    """Cosine rank-1 on the fixed VIPeR split 0 (316 test persons): the default beats the old histogram
-    by a clear margin, and a metric fitted on the training half adds a big step on top."""
-    lomo = evaluate_split(load_dataset(build_embedder("default"), viper), 0, ("features", "xqda"))
-    hist = evaluate_split(load_dataset(build_embedder("hist"), viper), 0, ("features",))
-    assert lomo["features"]["rank1"] > hist["features"]["rank1"] + 0.02
-    assert lomo["features"]["rank20"] > hist["features"]["rank20"] + 0.05
-    assert lomo["xqda"]["rank1"] > lomo["features"]["rank1"] + 0.1
+    """Cosine CMC on the fixed VIPeR splits 0-2 (316 test persons each): the default beats the old
+    histogram by a clear margin, and a metric fitted on the training half adds a big step on top."""
+    lomo_data, hist_data = load_dataset(build_embedder("default"), viper), load_dataset(build_embedder("hist"), viper)
+    lomo = [evaluate_split(lomo_data, seed, ("features", "xqda")) for seed in range(3)]
+    hist = [evaluate_split(hist_data, seed, ("features",)) for seed in range(3)]
+
+    def mean(runs: list[dict], method: str, key: str) -> float:
+        return float(np.mean([r[method][key] for r in runs]))
+
+    assert mean(lomo, "features", "rank1") > mean(hist, "features", "rank1") + 0.02
+    assert mean(lomo, "features", "rank20") > mean(hist, "features", "rank20") + 0.05
+    assert mean(lomo, "features", "mAP") > mean(hist, "features", "mAP") + 0.02
+    assert mean(lomo, "xqda", "rank1") > mean(lomo, "features", "rank1") + 0.1

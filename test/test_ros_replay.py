@@ -71,8 +71,9 @@ def test_replay_enroll_follow_clear(mot_bag, mot16_05):
             poses: list[PoseStamped] = []
             states: list[str] = []
             node.create_subscription(PoseStamped, "/target_pose", poses.append, 100)
-            node.create_subscription(String, "/status", lambda m: states.append(m.data), 100)
+            status = node.create_subscription(String, "/status", lambda m: states.append(m.data), 100)
             diagnostics = Diagnostics(node)
+            wait_for(lambda: status.get_publisher_count() > 0, 60, "the follower's status publisher", alive=proc)
 
             # Nobody in view yet: a clear failure, not a crash.
             reply = call_trigger(node, "/enroll_target", timeout=60)

@@ -73,12 +73,14 @@ def _play(bag, domain, gallery, enroll: bool) -> tuple[list[str], dict[int, tupl
 
             node = rclpy.create_node("restart_test", context=ctx)
             executor.add_node(node)
-            node.create_subscription(String, "/status", lambda m: states.append(m.data), 100)
+            status = node.create_subscription(String, "/status", lambda m: states.append(m.data), 100)
             node.create_subscription(PoseStamped, "/target_pose", lambda m: poses.__setitem__(
                 m.header.stamp.sec * 10**9 + m.header.stamp.nanosec,
                 (m.pose.position.x, m.pose.position.y, m.pose.position.z)), 100)
             diagnostics = Diagnostics(node)
             TriggerClient(node, "/enroll_target").wait_for_service(60, alive=proc)
+            # the first status ("lost" on the second run) must not go out before we listen
+            wait_for(lambda: status.get_publisher_count() > 0, 30, "the follower's status publisher", alive=proc)
             player = BagPlayer(node, bag, rate=0.5)  # every frame processed on 2 busy cores
             assert player.wait_for_subscribers(("/image_raw", "/detections"), timeout=30)
             seen = []

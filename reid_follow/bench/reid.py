@@ -124,8 +124,9 @@ def fit_xqda(x: np.ndarray, pids: np.ndarray, cams: np.ndarray, reg: float = XQD
     Solved in the span of the (centred) training rows: orthogonal to it both covariances are
     ``reg * I`` and 0, so no direction there passes the > 1 test, and a 4230-d descriptor with 632
     training crops costs a 632-d problem."""
-    basis = np.linalg.svd(x, full_matrices=False)[2]
-    basis = basis[:np.linalg.matrix_rank(x)].T
+    lam, u = np.linalg.eigh(x @ x.T)
+    keep = lam > lam.max() * 1e-10
+    basis = x.T @ (u[:, keep] / np.sqrt(lam[keep]))                       # orthonormal columns spanning the rows
     x = x @ basis
     xa, xb = x[cams == 1], x[cams == 2]
     ia, ib = np.nonzero(pids[cams == 1][:, None] == pids[cams == 2][None, :])
@@ -144,21 +145,24 @@ def fit_xqda(x: np.ndarray, pids: np.ndarray, cams: np.ndarray, reg: float = XQD
     return basis @ w @ (u * np.sqrt(np.clip(lam, 0.0, None)))
 
 
-def ridge_scores(positives: np.ndarray, negatives: np.ndarray, queries: np.ndarray, reg: float = RIDGE_REG,
-                 neg_gram: np.ndarray | None = None, query_neg: np.ndarray | None = None) -> np.ndarray:
-    """Scores of ``queries`` under a class-balanced ridge regression of 1 (positives) vs 0 (negatives),
-    a constant feature carrying the bias; solved in the dual (fewer samples than dimensions) with
-    linear kernels, so the negatives' Gram matrix ``neg_gram`` (= N N^T + 1) and the queries' kernel
-    with them ``query_neg`` (= Q N^T + 1) can be computed once for many positives sets."""
-    neg_gram = negatives @ negatives.T + 1.0 if neg_gram is None else neg_gram
-    query_neg = queries @ negatives.T + 1.0 if query_neg is None else query_neg
-    pos_neg = positives @ negatives.T + 1.0
-    gram = np.block([[positives @ positives.T + 1.0, pos_neg], [pos_neg.T, neg_gram]])
-    n_pos, n = len(positives), len(positives) + len(negatives)
-    y = np.r_[np.ones(n_pos), np.zeros(len(negatives))]
-    sw = np.sqrt(np.r_[np.full(n_pos, 0.5 / n_pos), np.full(len(negatives), 0.5 / len(negatives))] * n)
-    alpha = np.linalg.solve(sw[:, None] * gram * sw[None, :] + reg * np.eye(n), sw * y)
-    return np.concatenate([queries @ positives.T + 1.0, query_neg], axis=1) @ (sw * alpha)
+def ridge_scores(positives: np.ndarray, negatives: np.ndarray, queries: np.ndarray,
+                 reg: float = RIDGE_REG) -> np.ndarray:
+    """(P, Q) scores of ``queries`` under one class-balanced ridge regression per positives set: 1
+    for its ``k`` positives (``positives`` is (P, k, D)), 0 for the shared ``negatives``, a constant
+    feature carrying the bias (the follower classifier's formulation). Solved in the dual with linear
+    kernels; the negatives' block is the same for every set, so it is factored once and each set
+    costs a k x k Schur complement."""
+    n_sets, k = positives.shape[:2]
+    n = k + len(negatives)
+    sp, sn = np.sqrt(0.5 / k * n), np.sqrt(0.5 / len(negatives) * n)      # class-balanced sample weights
+    c_inv = np.linalg.inv(sn * sn * (negatives @ negatives.T + 1.0) + reg * np.eye(len(negatives)))
+    b = sp * sn * (positives @ negatives.T + 1.0)                          # (P, k, N)
+    a = sp * sp * (positives @ positives.transpose(0, 2, 1) + 1.0) + reg * np.eye(k)
+    cb = b @ c_inv                                                         # (P, k, N) = B C^-1
+    alpha_p = np.linalg.solve(a - cb @ b.transpose(0, 2, 1), np.full((n_sets, k, 1), sp))[..., 0]
+    alpha_n = -np.einsum("pk,pkn->pn", alpha_p, cb)
+    return sp * np.einsum("qd,pkd,pk->pq", queries, positives, alpha_p) + sp * alpha_p.sum(1)[:, None] \
+        + sn * (alpha_n @ (negatives @ queries.T + 1.0))
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -183,10 +187,7 @@ def evaluate_split(data: CrossCamera, seed: int, methods: tuple[str, ...] = METH
             p, g = x[probe], x[gallery]
             dist = (p ** 2).sum(1)[:, None] + (g ** 2).sum(1)[None, :] - 2 * p @ g.T
         else:
-            negatives, queries = x[train], x[gallery]
-            gram, query_neg = negatives @ negatives.T + 1.0, queries @ negatives.T + 1.0
-            dist = -np.stack([ridge_scores(np.stack([x[i], xm[i]]), negatives, queries, RIDGE_REG, gram, query_neg)
-                              for i in probe])
+            dist = -ridge_scores(np.stack([x[probe], xm[probe]], axis=1), x[train], x[gallery])
         cmc, mean_ap = cmc_map(dist, data.pids[probe], data.pids[gallery], np.ones(len(probe)),
                                np.full(len(gallery), 2), max_rank=max(RANKS))
         out[method] = {**{f"rank{k}": float(cmc[k - 1]) for k in RANKS}, "mAP": float(mean_ap),

@@ -62,8 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from reid_follow.commands.follow_video import _follow_config
-    from reid_follow.follow.config import FollowConfig
+    from reid_follow.commands.follow_video import follower_config
     from reid_follow.follow.evaluate import (CachedEmbedder, Condition, build_scenario, calibration_samples,
                                              calibration_summary, choose_targets, discover_sequences,
                                              load_sequence, ms_per_frame, plot_summary, plot_timeline,
@@ -87,8 +86,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"left out: {line}")
     osnet = data.parent / "models" / "osnet_x0_25_msmt17.onnx"
     specs = args.embedder or (["default"] + ([f"onnx:{osnet}"] if osnet.is_file() and not args.quick else []))
-    embedders = {_label(s): CachedEmbedder(build_embedder(s, args.device)) for s in specs}
-    base_cfg = _follow_config(args.config) if args.config else FollowConfig()
+    node_cfg = follower_config(args.config)
+    embedders = {_label(s): CachedEmbedder(build_embedder(s, args.device, node_cfg.embedding)) for s in specs}
+    base_cfg = node_cfg.follow
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
 

@@ -30,7 +30,6 @@ def main(args: argparse.Namespace) -> int:
     import cv2
 
     from reid_follow.config import DetectorConfig
-    from reid_follow.follow.config import FollowConfig
     from reid_follow.follow.follower import TargetFollower
     from reid_follow.follow.offline import (annotate, detector_detections, follow_frames, mot_detections,
                                             parse_enroll, write_track_csv)
@@ -47,8 +46,8 @@ def main(args: argparse.Namespace) -> int:
 
         det_cfg = DetectorConfig(detector_model=args.detector_model) if args.detector_model else DetectorConfig()
         detections = detector_detections(build_detector(det_cfg))
-    cfg = _follow_config(args.config) if args.config else FollowConfig()
-    follower = TargetFollower(cfg, build_embedder(args.embedder, args.device))
+    node_cfg = follower_config(args.config)
+    follower = TargetFollower(node_cfg.follow, build_embedder(args.embedder, args.device, node_cfg.embedding))
     writer = None
     size: tuple[int, int] | None = None
 
@@ -79,8 +78,9 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _follow_config(path: str):
-    """The follower node's ``follow.`` section from a ROS parameter file."""
-    from reid_follow.config import load_stack
+def follower_config(path: str):
+    """The follower node's configuration (``follow`` and ``embedding`` sections) from a ROS
+    parameter file, or the defaults when ``path`` is empty."""
+    from reid_follow.config import FollowerConfig, load_stack
 
-    return load_stack(path).follower.follow
+    return load_stack(path).follower if path else FollowerConfig()

@@ -209,8 +209,8 @@ class TargetFollower:
     def _follow(self, target: Track, boxes: np.ndarray, stamp: float, scores: dict[int, float]) -> FollowOutput:
         """The target's own track is matched: check it is still the person, report it, learn."""
         model, cfg = self.target, self.cfg
-        locks_on = model.lockon and target.match_iou >= cfg.enroll_min_iou
-        if not self._looks_like_target(target) or (model.lockon and not locks_on):
+        continuous = model.missed == 0
+        if not self._looks_like_target(target):
             if not model.lockon:
                 return self._reject(None)
             # A box enrollment's track took someone else's detection: the target's is elsewhere.
@@ -223,8 +223,9 @@ class TargetFollower:
             self.tracker.confirm(target.track_id)
         model.lockon = False
         box = boxes[target.detection]
-        others = [t for t in self.tracker.tracks if t is not target and t.detection >= 0]
-        partners = {t.track_id for t in others if iou_matrix(box, boxes[t.detection])[0, 0] >= cfg.crossing_iou}
+        overlap = iou_matrix(box, boxes)[0]
+        partners = {t.track_id for t in self.tracker.tracks if t is not target and t.detection >= 0
+                    and overlap[t.detection] >= cfg.crossing_iou}
         if partners:
             model.crossing |= partners
         elif model.crossing:
@@ -238,6 +239,7 @@ class TargetFollower:
                 model.track_id = target.track_id
                 self.tracker.confirm(target.track_id)
                 box = boxes[target.detection]
+                overlap = iou_matrix(box, boxes)[0]
         score = scores.get(target.track_id)
         if score is not None and score < cfg.reject_threshold:
             return self._reject(score)
@@ -246,14 +248,20 @@ class TargetFollower:
         if score is not None:
             model.score = score
         model.last_seen = _last_seen(box, stamp)
-        self._learn(target, boxes, score, crossing=bool(partners))
+        self._learn(target, boxes, overlap, score, crossing=bool(partners), continuous=continuous)
         return FollowOutput(self.state, box.copy(), model.score, target.track_id)
 
     def _looks_like_target(self, track: Track) -> bool:
         """Before the identity score is calibrated: a crop nearer a distractor than the target's
-        samples is not the target (with a calibrated score, or without a crop, motion decides)."""
+        samples is not the target, and neither is a match after a gap (the first one after a box
+        enrollment, or after missed frames) that overlaps the predicted box by less than
+        enroll_min_iou. With a calibrated score the score decides; without an embedder, motion."""
         model = self.target
-        return model.identity.ready or track.fresh is None or model.nearer_target(track.fresh)
+        if model.identity.ready or self.embedder is None:
+            return True
+        if (model.lockon or model.missed > 0) and track.match_iou < self.cfg.enroll_min_iou:
+            return False
+        return track.fresh is None or model.nearer_target(track.fresh)
 
     def _lockon_candidate(self, boxes: np.ndarray, stamp: float) -> Track | None:
         """After a box enrollment: the matched track whose detection overlaps where the box is
@@ -310,8 +318,10 @@ class TargetFollower:
                     self._lose_target()          # its track now follows someone else: no privilege left
                     target = None
         visible = [t for t in self.tracker.tracks if t.detection >= 0 and t.track_id in scores]
-        plausible = [t for t in visible if model.last_seen is None
-                     or model.last_seen.plausible(boxes[t.detection][None], stamp, cfg.max_speed)[0]]
+        plausible = visible
+        if model.last_seen is not None and visible:
+            gate = model.last_seen.plausible(boxes[[t.detection for t in visible]], stamp, cfg.max_speed)
+            plausible = [t for t, ok in zip(visible, gate) if ok]
         if not plausible:
             model.candidate = None
             return FollowOutput(self.state)
@@ -351,26 +361,30 @@ class TargetFollower:
         model.crossing.clear()
 
     # ---- appearance ----------------------------------------------------------------------------
-    def _learn(self, target: Track, boxes: np.ndarray, score: float | None, crossing: bool) -> None:
-        """Learn from an unambiguous frame only: the target's crop, and the people around as distractors."""
+    def _learn(self, target: Track, boxes: np.ndarray, overlap: np.ndarray, score: float | None,
+               crossing: bool, continuous: bool) -> None:
+        """Learn from an unambiguous frame only: the target's crop, and the people around as distractors
+        (``overlap``: IoU of the target's box with every detection; ``continuous``: matched in the
+        previous frame too)."""
         model, cfg = self.target, self.cfg
         if target.fresh is not None and not crossing:
             box = boxes[target.detection]
             others = np.delete(boxes, target.detection, axis=0)
             in_front = others[others[:, 3] > box[3]]         # nearer people (lower feet) hide the target
-            overlap = float(coverage_matrix(box, in_front).max()) if len(in_front) else 0.0
-            if self.state == State.ENROLLING:
-                # The score is not calibrated yet: trust a crop nearer the target's samples than any
-                # other person's (scale-free, so it holds for any embedder).
-                confident = model.nearer_target(target.fresh)
+            hidden = float(coverage_matrix(box, in_front).max()) if len(in_front) else 0.0
+            if score is None:
+                # The score is not calibrated yet: trust a crop matched without a gap and nearer the
+                # target's samples than any other person's (scale-free, so it holds for any embedder).
+                confident = continuous and model.nearer_target(target.fresh) \
+                    and target.match_iou >= cfg.enroll_min_iou
             else:
-                confident = score is not None and score >= cfg.update_threshold
-            if confident and target.status != TENTATIVE and overlap <= cfg.update_max_overlap:
+                confident = score >= cfg.update_threshold
+            if confident and target.status != TENTATIVE and hidden <= cfg.update_max_overlap:
                 model.add_target(target.fresh)
             if confident:          # the target is where we think: everyone else embedded is someone else
                 negatives = [t.fresh for t in self.tracker.tracks
                              if t is not target and t.fresh is not None and t.detection >= 0
-                             and iou_matrix(boxes[t.detection], box)[0, 0] < cfg.crossing_iou]
+                             and overlap[t.detection] < cfg.crossing_iou]
                 if negatives:
                     model.add_distractors(np.stack(negatives))
         if self.state == State.ENROLLING and model.enrolled_enough:
