@@ -25,7 +25,7 @@ import numpy as np
 
 from reid_follow.detect import nms
 from reid_follow.follow.config import FollowConfig
-from reid_follow.follow.gallery import load_gallery, save_gallery
+from reid_follow.follow.gallery import TargetGallery, load_gallery, save_gallery
 from reid_follow.follow.target import Candidate, LastSeen, TargetModel
 from reid_follow.follow.types import FollowOutput, Observation, State
 from reid_follow.pose import box_depths
@@ -89,7 +89,8 @@ class TargetFollower:
         return self.target.track_id
 
     @property
-    def gallery(self):
+    def gallery(self) -> TargetGallery:
+        """The target's gallery (saved and loaded with save_gallery / load_gallery)."""
         return self.target.gallery
 
     # ---- per frame ---------------------------------------------------------------------------
