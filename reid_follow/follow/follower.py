@@ -318,11 +318,10 @@ class TargetFollower:
                 if model.reject_streak >= cfg.reject_frames:
                     self._lose_target()          # its track now follows someone else: no privilege left
                     target = None
+        if not model.identity.ready:
+            return self._search_uncalibrated(target, boxes, stamp, scores)
         visible = [t for t in self.tracker.tracks if t.detection >= 0 and t.track_id in scores]
-        plausible = visible
-        if model.last_seen is not None and visible:
-            gate = model.last_seen.plausible(boxes[[t.detection for t in visible]], stamp, cfg.max_speed)
-            plausible = [t for t, ok in zip(visible, gate) if ok]
+        plausible = self._plausible(visible, boxes, stamp)
         if not plausible:
             model.candidate = None
             return FollowOutput(self.state)
@@ -334,13 +333,43 @@ class TargetFollower:
         if best_score < threshold or preference(best_score, runner_up) < cfg.reacquire_margin:
             model.candidate = None
             return FollowOutput(self.state)
+        if not self._confirmed(best, own_track):
+            return FollowOutput(self.state)
+        return self._resume(best, boxes, stamp, scores)
+
+    def _search_uncalibrated(self, target: Track | None, boxes: np.ndarray, stamp: float,
+                             scores: dict[int, float]) -> FollowOutput:
+        """The search while the identity score cannot be calibrated yet (a box enrollment whose
+        person the detector has not found again: one gallery sample). A track qualifies when its
+        crop is nearer the target's samples than every distractor's and motion allows its position;
+        the most similar one is adopted after the same confirmations as a calibrated candidate."""
+        model = self.target
+        near = self._plausible([t for t in self.tracker.tracks if t.detection >= 0 and t.fresh is not None
+                                and model.nearer_target(t.fresh)], boxes, stamp)
+        if not near:
+            model.candidate = None
+            return FollowOutput(self.state)
+        best = max(near, key=lambda t: float(model.gallery.similarity(t.fresh)[0]))
+        if not self._confirmed(best, best is target):
+            return FollowOutput(self.state)
+        return self._resume(best, boxes, stamp, scores)
+
+    def _plausible(self, tracks: list[Track], boxes: np.ndarray, stamp: float) -> list[Track]:
+        """The tracks whose box a person could have reached since the target was last seen."""
+        last = self.target.last_seen
+        if last is None or not tracks:
+            return tracks
+        gate = last.plausible(boxes[[t.detection for t in tracks]], stamp, self.cfg.max_speed)
+        return [t for t, ok in zip(tracks, gate) if ok]
+
+    def _confirmed(self, best: Track, own_track: bool) -> bool:
+        """Count one more agreeing frame for ``best``; True once it has the confirmations it needs."""
+        model, cfg = self.target, self.cfg
         if model.candidate is not None and model.candidate.track_id == best.track_id:
             model.candidate.streak += 1
         else:
             model.candidate = Candidate(best.track_id)
-        if model.candidate.streak < (cfg.resume_confirmations if own_track else cfg.reacquire_confirmations):
-            return FollowOutput(self.state)
-        return self._resume(best, boxes, stamp, scores)
+        return model.candidate.streak >= (cfg.resume_confirmations if own_track else cfg.reacquire_confirmations)
 
     def _resume(self, track: Track, boxes: np.ndarray, stamp: float, scores: dict[int, float]) -> FollowOutput:
         model = self.target
