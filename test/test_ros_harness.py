@@ -47,3 +47,72 @@ def test_clean_up_keeps_live_segments_and_removes_dead_ones():
         node.destroy_node()
     # ros_context removed them once the participant was gone
     assert not any(name.endswith("_el") and name in live for name in shm_entries())
+
+
+class _Future:
+    def __init__(self) -> None:
+        self.response = None
+
+    def done(self) -> bool:
+        return self.response is not None
+
+    def result(self):
+        return self.response
+
+
+class _Client:
+    """A Trigger client whose calls are answered only when the test says so (a lost reply = never)."""
+
+    def __init__(self) -> None:
+        self.sent: list[_Future] = []
+
+    def call_async(self, _request) -> _Future:
+        self.sent.append(_Future())
+        return self.sent[-1]
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.client = _Client()
+
+    def create_client(self, _srv_type, _name):
+        return self.client
+
+
+def test_trigger_client_resends_a_call_whose_reply_was_lost(monkeypatch):
+    """The reply to a call sent before discovery finished can be lost: TriggerClient sends again
+    after resend_s (scaled with the load) and returns the first reply that comes."""
+    now = {"t": 100.0}
+    monkeypatch.setattr(harness.time, "monotonic", lambda: now["t"])
+    monkeypatch.setattr(harness, "load_factor", lambda: 1.0)
+    node = _Node()
+    client = harness.TriggerClient(node, "/enroll_target", resend_s=3.0)
+    assert client.poll() is None and len(node.client.sent) == 1
+    now["t"] += 2.0
+    assert client.poll() is None and len(node.client.sent) == 1      # still waiting for the first
+    now["t"] += 1.5
+    assert client.poll() is None and len(node.client.sent) == 2      # unanswered for 3.5 s: sent again
+    node.client.sent[1].response = "reply"
+    assert client.poll() == "reply"
+    assert client.poll() is None and len(node.client.sent) == 3      # the next poll is a new call
+
+
+def test_one_harness_starts_the_nodes():
+    """The demo, soak, `bench ros` and the tests start the stack and wait for its services through
+    reid_follow.ros.harness only: no second copy of either anywhere else (`bench ros` sends its own
+    single calls on the harness's client to time each one)."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    spawners = {"\"reid_follow.cli\", \"run\"", "_node import main", "wait_for_service(timeout_sec"}
+    found = {}
+    for path in [*(repo / "reid_follow").rglob("*.py"), *(repo / "test").glob("*.py")]:
+        text = path.read_text()
+        hits = [s for s in spawners if s in text]
+        if hits:
+            found[str(path.relative_to(repo))] = sorted(hits)
+    allowed = {"reid_follow/ros/harness.py", "test/test_ros_harness.py"}
+    assert set(found) <= allowed, {k: v for k, v in found.items() if k not in allowed}
+    for module in ("reid_follow/commands/demo.py", "reid_follow/commands/soak.py", "reid_follow/bench/ros.py",
+                   "test/rosutil.py"):
+        assert "harness" in (repo / module).read_text(), module

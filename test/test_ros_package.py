@@ -183,8 +183,8 @@ def test_executables_are_where_ros2_run_looks():
                if ep.group == "console_scripts"]
     assert {"follower", "detector", "reid-follow"} <= set(scripts)
     libexec = Path(sys.prefix) / "lib" / "reid_follow"
-    if not libexec.is_dir():
-        pytest.skip(f"{libexec} not there: run scripts/setup.sh")
+    if not libexec.is_dir() and not (Path(sys.prefix) / ".reid_follow_setup").is_file():
+        pytest.skip(f"{libexec} not there and this venv was not made by scripts/setup.sh")
     for name in scripts:
         exe = libexec / name
         assert exe.is_file() and os.access(exe, os.X_OK), exe

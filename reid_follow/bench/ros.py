@@ -194,11 +194,11 @@ def run_all(args: argparse.Namespace, base: list[np.ndarray], stack, domain: int
             # a client per run, made once the nodes are starting (as the tests do): one made before
             # and left through the in-process baseline was once seen not to match the new service
             # within 4 minutes on the busy machine
-            client = node.create_client(Trigger, "/enroll_target")
+            enroll_client = harness.TriggerClient(node, "/enroll_target")
+            client = enroll_client.client  # single calls, each timed (not TriggerClient's re-sending)
             try:
                 ps = {k: psutil.Process(p.pid) for k, p in procs.items()}
-                harness.wait_for(lambda: client.wait_for_service(timeout_sec=0.2), 60, "the follower's service",
-                                 procs["follower"])
+                enroll_client.wait_for_service(60, alive=procs["follower"])
                 probe = Probe(node)
                 harness.wait_for(lambda: probe.pub.get_subscription_count() >= 2, 30,
                                  f"{size_name} at {rate:g} Hz: both nodes subscribed to /image_raw")
@@ -240,7 +240,7 @@ def run_all(args: argparse.Namespace, base: list[np.ndarray], stack, domain: int
                 print(json.dumps({k: run[k] for k in ("size", "rate_hz", "published", "poses")}))
                 node.destroy_publisher(probe.pub)
             finally:
-                node.destroy_client(client)
+                enroll_client.destroy()
                 harness.stop(procs.values())
                 for f in logs.values():
                     f.close()

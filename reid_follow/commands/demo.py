@@ -49,11 +49,16 @@ def main(args: argparse.Namespace) -> int:
     finally:
         harness.stop(proc)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"demo: {summary['frames_published']} frames replayed, the detector processed "
-          f"{summary['frames_detected']} and the follower {summary['frames_followed']} of them "
-          f"(at {summary['fps']:.1f} FPS), target pose on {summary['pose_fraction']:.0%} of the frames after "
-          f"enrollment ({summary['enroll_message']}); video: {summary['video']}")
+    print(summary_line(summary))
     return 0 if summary["enrolled"] else 1
+
+
+def summary_line(summary: dict) -> str:
+    """The demo's last line: frames replayed, processed by the detector and by the follower."""
+    return (f"demo: {summary['frames_published']} frames replayed, the detector processed "
+            f"{summary['frames_detected']} and the follower {summary['frames_followed']} of them "
+            f"(at {summary['fps']:.1f} FPS), target pose on {summary['pose_fraction']:.0%} of the frames after "
+            f"enrollment ({summary['enroll_message']}); video: {summary['video']}")
 
 
 def replay(bag: Path, out: Path, rate: float, enroll_after: int, nodes: subprocess.Popen, domain: int) -> dict:
