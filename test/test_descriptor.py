@@ -85,3 +85,6 @@ def test_beats_histogram_on_viper(viper: Path) -> None:
     assert mean(lomo, "features", "rank20") > mean(hist, "features", "rank20") + 0.05
     assert mean(lomo, "features", "mAP") > mean(hist, "features", "mAP") + 0.02
     assert mean(lomo, "xqda", "rank1") > mean(lomo, "features", "rank1") + 0.1
+    # measured on these splits: 0.154 alone, 0.367 with XQDA (the histogram: about 0.12 / 0.24)
+    assert mean(lomo, "features", "rank1") > 0.14
+    assert mean(lomo, "xqda", "rank1") > 0.34
