@@ -340,12 +340,16 @@ class TargetFollower:
     def _search_uncalibrated(self, target: Track | None, boxes: np.ndarray, stamp: float,
                              scores: dict[int, float]) -> FollowOutput:
         """The search while the identity score cannot be calibrated yet (a box enrollment whose
-        person the detector has not found again: one gallery sample). A track qualifies when its
-        crop is nearer the target's samples than every distractor's and motion allows its position;
-        the most similar one is adopted after the same confirmations as a calibrated candidate."""
+        person the detector has not found again: one gallery sample). Appearance from one sample
+        against a few distractors is weak evidence (a stranger passes it on MOT16-05), so a track
+        qualifies only where the target was last seen (IoU >= enroll_min_iou with that box, moved
+        with the camera) and with a crop nearer the target's samples than anyone else's; the most
+        similar one is adopted after the same confirmations as a calibrated candidate."""
         model = self.target
-        near = self._plausible([t for t in self.tracker.tracks if t.detection >= 0 and t.fresh is not None
-                                and model.nearer_target(t.fresh)], boxes, stamp)
+        where = model.last_seen.box() if model.last_seen is not None else None
+        near = [t for t in self.tracker.tracks if t.detection >= 0 and t.fresh is not None
+                and (where is None or iou_matrix(where, boxes[t.detection])[0, 0] >= self.cfg.enroll_min_iou)
+                and model.nearer_target(t.fresh)]
         if not near:
             model.candidate = None
             return FollowOutput(self.state)

@@ -84,11 +84,16 @@ class TargetModel:
         return self.identity.score(embeddings, self.gallery.samples, self.distractors.array())
 
     def nearer_target(self, embedding: np.ndarray) -> bool:
-        """The crop is more similar (cosine) to some gallery sample than to every distractor."""
+        """The crop is more similar (cosine) to the target's samples than to every distractor, and
+        more than any distractor ever was: it resembles the target more than anyone seen beside it.
+        Scale-free, so it holds for any embedder before the identity score can be calibrated (a
+        stranger walking into the target's place after a gap passes the first test alone)."""
         negatives = self.distractors.array()
         if negatives is None:
             return True
-        return float(self.gallery.similarity(embedding)[0]) > float((negatives @ embedding).max())
+        similarity = float(self.gallery.similarity(embedding)[0])
+        return similarity > float((negatives @ embedding).max()) \
+            and similarity > float(self.gallery.similarity(negatives).max())
 
     def add_target(self, embedding: np.ndarray) -> bool:
         """Offer a trusted crop to the gallery; True when it was kept (not a near-duplicate)."""

@@ -289,7 +289,13 @@ class MultiTracker:
         # prediction (plain IoU >= 1 - max_cost) is no jump, only a different shape: a partial
         # detection of a half-occluded person (measured on OTB-Crossing: 49 px tall -> 32 px, gate
         # distance 25 > gate_chi2, which split the target's track at its first frame).
-        in_gate = (self.kf.gating_distance(means, covs, boxes) <= cfg.gate_chi2) \
+        # A detection out of a track's reach is not a motion match either, however alike they look:
+        # the reach is the buffered box, widened by one more buffer per frame the track went unseen.
+        # Without it the fused cost let a look-alike anywhere inside a lost track's grown gate take
+        # it (measured on MOT16-05: a jump of 200 px onto another person).
+        unseen = np.array([t.time_since_update for t in self.tracks], dtype=np.float64)
+        reach = iou_matrix(expand_boxes(predicted, cfg.iou_buffer * (1.0 + unseen)), boxes) > 0
+        in_gate = ((self.kf.gating_distance(means, covs, boxes) <= cfg.gate_chi2) & reach) \
             | (iou_matrix(predicted, boxes) >= 1.0 - cfg.max_cost)
         appearance = np.full(motion.shape, np.nan)
         track_rows = [i for i, t in enumerate(self.tracks) if t.embedding is not None]
