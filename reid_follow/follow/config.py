@@ -37,6 +37,10 @@ class FollowConfig:
         3, "While tracking, frames the target's track may go without a detection with its "
            "motion-predicted box still reported (FollowOutput.predicted, so a robot's goal does not "
            "blink at a detector miss); then 'occluded' and no box. 0 = report detections only.")
+    coast_max_s: float = param(
+        0.25, "... and for at most this many seconds since the target was last seen: at a low frame "
+              "rate one frame is a long time, and a prediction 3 frames ahead at 3.5 fps drifted off "
+              "the person (eval-follow, MOT16-05 at fps/4). 0 = no coasting.")
     lost_after_frames: int = param(
         15, "Frames the target's track may go unmatched ('occluded', no pose published) before the "
             "state becomes 'lost'. Re-acquisition is possible in both states.")
@@ -113,6 +117,6 @@ class FollowConfig:
             raise ConfigError("follow.enroll_samples must not exceed follow.gallery_size")
         if not 0.0 <= self.gallery_min_distance < 1.0:
             raise ConfigError("follow.gallery_min_distance must be in [0, 1)")
-        if self.coast_frames < 0 or self.max_speed <= 0:
-            raise ConfigError("follow.coast_frames must be >= 0 and follow.max_speed > 0")
+        if self.coast_frames < 0 or self.coast_max_s < 0 or self.max_speed <= 0:
+            raise ConfigError("follow.coast_frames and follow.coast_max_s must be >= 0 and follow.max_speed > 0")
         self.tracking.validate()

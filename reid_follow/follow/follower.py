@@ -7,7 +7,7 @@ target is one of its tracks, and every identity decision uses one calibrated sco
 * ``idle``: nobody enrolled; people are still tracked so that enrollment can pick one.
 * ``enrolling``: a person was picked; the first trustworthy samples fill the gallery.
 * ``tracking``: the target's track is matched this frame (or coasted for at most
-  ``coast_frames`` frames, reported as ``predicted``). The gallery and the distractor bank learn
+  ``coast_frames`` frames and ``coast_max_s`` seconds, reported as ``predicted``). The gallery and the distractor bank learn
   only from unambiguous frames; while the target's box overlaps another person's (a crossing)
   nothing is learnt, and when they separate the follower verifies which of them is the target
   before it reports again. A track that stops looking like the target is dropped.
@@ -193,10 +193,10 @@ class TargetFollower:
                     self.tracker.confirm(found.track_id)
                     return self._follow(found, boxes, stamp, scores)
                 if model.missed <= cfg.enroll_lockon_frames:
-                    if target is None or model.missed > cfg.coast_frames:
+                    if target is None or not self._may_coast(stamp):
                         return FollowOutput(self.state)
                     return FollowOutput(self.state, target.box.copy(), model.score, target.track_id, predicted=True)
-            elif target is not None and model.missed <= cfg.coast_frames:
+            elif target is not None and self._may_coast(stamp):
                 return FollowOutput(self.state, target.box.copy(), model.score, target.track_id, predicted=True)
             self.state = State.OCCLUDED
             model.lockon = False
@@ -206,6 +206,12 @@ class TargetFollower:
         if model.missed >= cfg.lost_after_frames or target is None:
             self.state = State.LOST
         return self._search(target, boxes, stamp, scores)
+
+    def _may_coast(self, stamp: float) -> bool:
+        """The target's predicted box may still be reported (see FollowConfig.coast_frames)."""
+        model, cfg = self.target, self.cfg
+        recent = model.last_seen is None or stamp - model.last_seen.stamp <= cfg.coast_max_s
+        return model.missed <= cfg.coast_frames and recent
 
     def _follow(self, target: Track, boxes: np.ndarray, stamp: float, scores: dict[int, float]) -> FollowOutput:
         """The target's own track is matched: check it is still the person, report it, learn."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 NDIM = 4
+MAX_HEIGHT_RATE = 0.05    # largest predicted change of box height per frame, as a fraction of it
+MAX_ASPECT_RATE = 0.02    # largest predicted change of box aspect ratio (w / h) per frame
 CHI2_95_4DOF = 9.4877  # 95 % quantile of chi-square with 4 degrees of freedom: the gating default
 _F = np.eye(2 * NDIM)
 _F[:NDIM, NDIM:] = np.eye(NDIM)
@@ -45,6 +47,13 @@ class KalmanBoxFilter:
 
     def predict(self, means: np.ndarray, covs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h = means[:, 3:4]
+        # A person's image height changes slowly; a partial detection (legs hidden) makes the
+        # filter believe it shrinks fast, and at a low frame rate a few predictions then collapse
+        # the box (measured on OTB-Crossing at 1/3 rate: 49 px -> 11 px in two frames, track lost).
+        means = means.copy()
+        limit = MAX_HEIGHT_RATE * h[:, 0]
+        means[:, 7] = np.clip(means[:, 7], -limit, limit)
+        means[:, 6] = np.clip(means[:, 6], -MAX_ASPECT_RATE, MAX_ASPECT_RATE)
         sp, sv = self.std_position * h, self.std_velocity * h
         std = np.concatenate([sp, sp, np.full_like(h, 1e-2), sp, sv, sv, np.full_like(h, 1e-5), sv], axis=1)
         q = np.einsum("ni,ij->nij", std ** 2, np.eye(2 * NDIM))
