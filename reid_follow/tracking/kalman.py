@@ -67,10 +67,18 @@ class KalmanBoxFilter:
         return means @ _H.T, _H @ covs @ _H.T + r
 
     def update(self, mean: np.ndarray, cov: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pm, pc = self.project(mean[None], cov[None])
-        gain = np.linalg.solve(pc[0], (cov @ _H.T).T).T
-        innovation = xyxy_to_xyah(box)[0] - pm[0]
-        return mean + gain @ innovation, cov - gain @ pc[0] @ gain.T
+        """One track's state corrected by one xyxy box measurement."""
+        means, covs = self.update_many(mean[None], cov[None], np.asarray(box, dtype=np.float64).reshape(1, 4))
+        return means[0], covs[0]
+
+    def update_many(self, means: np.ndarray, covs: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 8) states and (N, 8, 8) covariances corrected by (N, 4) xyxy boxes, all at once."""
+        pm, pc = self.project(means, covs)
+        cross = covs @ _H.T                                              # (N, 8, 4)
+        gain = np.linalg.solve(pc, cross.transpose(0, 2, 1)).transpose(0, 2, 1)
+        innovation = xyxy_to_xyah(boxes) - pm
+        means = means + np.einsum("nij,nj->ni", gain, innovation)
+        return means, covs - gain @ pc @ gain.transpose(0, 2, 1)
 
     def gating_distance(self, means: np.ndarray, covs: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """(tracks, detections) squared Mahalanobis distance of detections to predicted boxes."""

@@ -233,10 +233,15 @@ class MultiTracker:
         # Second stage: the weak detections, on motion only, for the tracks the first one left.
         matches += self._associate(np.array(unmatched_tracks, dtype=int), predicted, boxes, low,
                                    [None] * len(boxes), cfg.low_max_cost)[0]
-        for ti, di in matches:
+        if matches:
+            ti_, di_ = np.array(matches).T
+            match_iou = iou_matrix(predicted[ti_], boxes[di_]).diagonal()
+            means, covs = self.kf.update_many(np.stack([self.tracks[i].mean for i in ti_]),
+                                              np.stack([self.tracks[i].cov for i in ti_]), boxes[di_])
+        for k, (ti, di) in enumerate(matches):
             t = self.tracks[ti]
-            t.match_iou = float(iou_matrix(predicted[ti], boxes[di])[0, 0])
-            t.mean, t.cov = self.kf.update(t.mean, t.cov, boxes[di])
+            t.match_iou = float(match_iou[k])
+            t.mean, t.cov = means[k], covs[k]
             t.hits += 1
             t.time_since_update = 0
             t.detection, t.score = di, float(score[di])
