@@ -277,9 +277,20 @@ class TargetFollower:
         model = self.target
         own = self.tracker.get(model.track_id)
         where = own.box if own is not None else model.last_seen.box()
-        near = [t for t in self.tracker.tracks if t.detection >= 0 and t.fresh is not None
-                and t.track_id != model.track_id and model.nearer_target(t.fresh)
-                and iou_matrix(where, boxes[t.detection])[0, 0] >= self.cfg.enroll_min_iou]
+        return self._most_like_target_at(where, boxes, exclude=model.track_id)
+
+    def _most_like_target_at(self, where: np.ndarray | None, boxes: np.ndarray,
+                             exclude: int | None = None) -> Track | None:
+        """Among the matched, embedded tracks (but ``exclude``) whose detection overlaps ``where``
+        with IoU >= enroll_min_iou (anywhere when None) and whose crop passes nearer_target, the
+        one most similar to the gallery; None if there is none. The uncalibrated evidence of both
+        the box lock-on and the search before the identity score is calibrated."""
+        model = self.target
+        tracks = [t for t in self.tracker.tracks if t.detection >= 0 and t.fresh is not None and t.track_id != exclude]
+        if where is not None and tracks:
+            overlap = iou_matrix(where, boxes[[t.detection for t in tracks]])[0]
+            tracks = [t for t, o in zip(tracks, overlap) if o >= self.cfg.enroll_min_iou]
+        near = [t for t in tracks if model.nearer_target(t.fresh)]
         return max(near, key=lambda t: float(model.gallery.similarity(t.fresh)[0]), default=None)
 
     def _verify(self, target: Track, scores: dict[int, float]) -> Track | None:
@@ -352,14 +363,10 @@ class TargetFollower:
         with the camera) and with a crop nearer the target's samples than anyone else's; the most
         similar one is adopted after the same confirmations as a calibrated candidate."""
         model = self.target
-        where = model.last_seen.box() if model.last_seen is not None else None
-        near = [t for t in self.tracker.tracks if t.detection >= 0 and t.fresh is not None
-                and (where is None or iou_matrix(where, boxes[t.detection])[0, 0] >= self.cfg.enroll_min_iou)
-                and model.nearer_target(t.fresh)]
-        if not near:
+        best = self._most_like_target_at(model.last_seen.box() if model.last_seen is not None else None, boxes)
+        if best is None:
             model.candidate = None
             return FollowOutput(self.state)
-        best = max(near, key=lambda t: float(model.gallery.similarity(t.fresh)[0]))
         if not self._confirmed(best, best is target):
             return FollowOutput(self.state)
         return self._resume(best, boxes, stamp, scores)
