@@ -90,7 +90,9 @@ def test_depth_gives_nearest_enrollment_range_and_heading(tmp_path, mot16_05, gt
             node.create_subscription(PoseStamped, "/target_pose", poses.append, 100)
             diagnostics = Diagnostics(node)
             call_trigger(node, "/clear_target", timeout=60)  # the follower is up
-            player = BagPlayer(node, bag, rate=1.0)
+            # half speed: what is tested is what depth is used for, not throughput (test_ros_pairing
+            # covers full-rate pairing); at full speed a busy machine dropped half the depth images
+            player = BagPlayer(node, bag, rate=0.5)
             assert player.wait_for_subscribers(("/image_raw", "/detections", "/depth/image_raw"), timeout=30)
             enrolled = threading.Event()
             seen = {"detections": 0}
@@ -109,7 +111,7 @@ def test_depth_gives_nearest_enrollment_range_and_heading(tmp_path, mot16_05, gt
             wait_until_quiet(lambda: diagnostics.count("follower", "processed"), 2.5, 30, "the last frames")
             values = diagnostics.values["reid_follow: follower"]
             assert values["depth_active"] == "True"
-            # of 48 sent best effort at full speed: on a busy CI machine 34 arrived (shared memory drops
+            # of 48 sent best effort: at full speed on a busy machine 23-34 arrived (shared memory drops
             # best-effort samples when the reader is slow); the ranges below check what depth was used for
             assert diagnostics.count("follower", "depth") >= 24
             # every detection array whose image arrived was paired (best effort loses a few images)
