@@ -313,7 +313,7 @@ class MultiTracker:
         fused = np.where(has_app, (1 - cfg.appearance_weight) * motion + cfg.appearance_weight *
                          np.nan_to_num(appearance), motion)
         app = np.nan_to_num(appearance, nan=0.0)
-        allowed = (in_gate | (has_app & (app <= cfg.appearance_gate))) & (app <= cfg.appearance_veto)
+        allowed = (in_gate | (has_app & (app < cfg.appearance_gate))) & (app <= cfg.appearance_veto)
         # A track that was unseen for a while is less certain: later-seen tracks win ties.
         age = np.array([min(t.time_since_update, 10) for t in self.tracks], dtype=np.float64)[:, None]
         return np.where(allowed, fused + 0.005 * age, INFEASIBLE)
