@@ -61,6 +61,21 @@ def test_reacquires_the_target_and_beats_motion_only(hidden_target, frames) -> N
     assert len(scored) >= 10 and min(scored) >= cfg.reject_threshold
 
 
+def test_coasting_is_capped_in_time_at_a_low_frame_rate(hidden_target, frames) -> None:
+    """The same frames stamped at 3.5 fps (one frame = 0.29 s > coast_max_s): when the target is
+    hidden no predicted box is reported at all; allowed 1 s, the coasting of the 14 fps run is back."""
+    sc = hidden_target
+    hidden = slice(sc.hidden[0] - 1, sc.hidden[1])
+    predicted = {}
+    for limit in (FollowConfig().coast_max_s, 1.0):
+        follower = TargetFollower(FollowConfig(coast_max_s=limit), build_embedder("default"))
+        outs = follow_frames(follower, frames, mot_detections(sc.detections), sc.enroll_frame, sc.enroll_box,
+                             fps=3.5, progress=False)
+        predicted[limit] = sum(o.predicted for o in outs[hidden])
+        assert all(o.box is None or o.predicted for o in outs[hidden])
+    assert predicted[FollowConfig().coast_max_s] == 0 and predicted[1.0] >= 1, predicted
+
+
 def _first_box_after(outs: list[FollowOutput], frame: int) -> int:
     return next(i for i, o in enumerate(outs, 1) if i > frame and o.box is not None)
 
