@@ -35,7 +35,7 @@ def test_camera_motion_recovers_a_known_shift(mot16_05) -> None:
     frame = cv2.imread(str(mot16_05 / "img1" / "000010.jpg"))
     shift = np.float32([[1, 0, 14], [0, 1, -6]])
     moved = cv2.warpAffine(frame, shift, (frame.shape[1], frame.shape[0]), borderMode=cv2.BORDER_REFLECT)
-    gmc = CameraMotion(downscale=2)
+    gmc = CameraMotion(height=160)
     gmc.estimate(frame, np.zeros((0, 4)))
     warp = gmc.estimate(moved, np.zeros((0, 4)))
     assert warp[:, 2] == pytest.approx([14, -6], abs=1.5)

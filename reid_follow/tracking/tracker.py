@@ -87,7 +87,7 @@ class MultiTracker:
         cfg.validate()
         self.cfg = cfg
         self.kf = KalmanBoxFilter(cfg.position_noise, cfg.velocity_noise)
-        self.motion = CameraMotion(cfg.gmc_downscale)
+        self.motion = CameraMotion(cfg.gmc_height)
         self.tracks: list[Track] = []
         self.frame_index = 0
         self._next_id = 1
