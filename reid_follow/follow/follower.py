@@ -329,7 +329,11 @@ class TargetFollower:
         if target is not None and target.detection >= 0:
             own = scores.get(target.track_id)
             if own is None and not model.identity.ready and self._looks_like_target(target):
-                return self._resume(target, boxes, stamp, scores)    # motion only: the tracker decides
+                # Uncalibrated: the tracker's association decides, confirmed like any resume
+                # (without an embedder there is nothing to confirm with: motion alone).
+                if self.embedder is None or self._confirmed(target, own_track=True):
+                    return self._resume(target, boxes, stamp, scores)
+                return FollowOutput(self.state)
             if own is not None and own < cfg.reject_threshold:
                 model.reject_streak += 1
                 if model.reject_streak >= cfg.reject_frames:
