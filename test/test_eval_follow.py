@@ -179,3 +179,24 @@ def test_eval_follow_quick(shared_data, tmp_path) -> None:
     assert (tmp_path / "out" / "summary.png").stat().st_size > 0 and (tmp_path / "dets").is_dir()
     table = (tmp_path / "out" / "table.md").read_text()
     assert "| MOT16-05-first48 | det.txt | base |" in table and "| fps/3 |" in table
+
+
+def test_a_visible_person_in_front_of_a_hidden_one_keeps_their_detections(mot16_05, tmp_path) -> None:
+    """MOT16-05 person 2 (visibility < 0.3) stands behind person 1 (IoU ~0.7): the scenario removes
+    the detections *of the hidden person*, not person 1's, which match person 1 better."""
+    seq = load_sequence(mot16_05, "gt", "", tmp_path)
+    sc = build_scenario(seq, 1, Condition.BASE)
+    gt = seq.gt
+    hidden = (gt.ids == 2) & (gt.visibility < seq.min_visibility)
+    frames = np.setdiff1d(np.intersect1d(gt.frame[hidden], gt.frame[gt.ids == 1]), [sc.enroll_frame])
+    target_box = xywh_to_xyxy(gt.xywh[gt.ids == 1])
+    kept, overlapping = sc.detections, 0
+    for f in frames:
+        boxes = xywh_to_xyxy(kept.xywh[kept.frame == f])
+        one = target_box[gt.frame[gt.ids == 1] == f]
+        two = xywh_to_xyxy(gt.xywh[(gt.ids == 2) & (gt.frame == f)])
+        overlapping += iou_matrix(two, one)[0, 0] >= 0.5
+        assert iou_matrix(one, boxes).max() > 0.99                  # person 1's detection kept
+        assert iou_matrix(two, boxes).max() < 0.99                  # person 2's gone
+    assert overlapping >= 10
+    assert sc.detectable[sc.present].all()
