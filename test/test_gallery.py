@@ -97,3 +97,25 @@ def test_gallery_file_round_trip_and_mismatch(crops, tmp_path) -> None:
         load_gallery(tmp_path / "bad.npz", TargetGallery(10, 0, 0), DistractorBank(5), dim=None)
     with pytest.raises(ValueError, match="empty gallery"):
         save_gallery(path, TargetGallery(10, 0, 0), bank)
+
+
+def test_nearer_target_needs_more_than_any_distractor_ever_was() -> None:
+    """Before the score is calibrated: a crop must be nearer the target's samples than every
+    distractor is to it, and nearer than any distractor ever was to the target (a stranger can be
+    nearer the target than the people seen beside it only because it is unlike everyone)."""
+    from reid_follow.follow.config import FollowConfig
+    from reid_follow.follow.target import TargetModel
+
+    def unit(deg_xy: float, deg_xz: float) -> np.ndarray:
+        a, b = np.radians(deg_xy), np.radians(deg_xz)
+        return np.array([np.cos(a) * np.cos(b), np.sin(a) * np.cos(b), np.sin(b)])
+
+    model = TargetModel(FollowConfig())
+    model.add_target(unit(0, 0))
+    assert model.nearer_target(unit(0, 40))                    # no distractor yet: nothing to compare with
+    model.add_distractors(unit(30, 0)[None])                   # cos 30 deg = 0.87 to the target
+    assert model.nearer_target(unit(0, 10))                    # the target again: 0.98
+    assert not model.nearer_target(unit(28, 0))                # the distractor again
+    stranger = unit(0, 40)                                     # 0.77 to the target, 0.66 to the distractor
+    assert float(model.gallery.similarity(stranger)[0]) > float(model.distractors.array()[0] @ stranger)
+    assert not model.nearer_target(stranger)                   # ... but less than the distractor was
