@@ -46,6 +46,31 @@ def test_camera_motion_recovers_a_known_shift(mot16_05) -> None:
     assert np.allclose(gmc.estimate(small, np.zeros((0, 4)))[:, :2], np.eye(2))
 
 
+
+def test_a_tracked_person_the_detector_misses_does_not_move_the_camera(mot16_05, pathtrack) -> None:
+    """A large textured person (a PathTrack crop) walks 8 px over a still MOT16-05 frame with no
+    detection (a target enrolled from a box): its track masks it out of the camera-motion
+    estimate, which stays still; unmasked, the estimate follows the person."""
+    background = cv2.GaussianBlur(cv2.imread(str(mot16_05 / "img1" / "000001.jpg")), (0, 0), 1)
+    person = cv2.imread(str(pathtrack / "img1" / "000001.jpg"))[100:500, 300:620]
+
+    def scene(dx: int) -> tuple[np.ndarray, np.ndarray]:
+        f = background.copy()
+        f[40:440, 100 + dx:420 + dx] = person
+        return f, np.array([100.0 + dx, 40, 420 + dx, 440])
+
+    (f0, box0), (f1, _) = scene(0), scene(8)
+    shifts = {}
+    for tracked in (True, False):
+        tracker = MultiTracker(TrackerConfig())
+        if tracked:
+            tracker.start_track(box0, None)
+        tracker.update(np.zeros((0, 4)), f0)
+        tracker.update(np.zeros((0, 4)), f1)
+        shifts[tracked] = float(np.abs(tracker.last_warp[:, 2]).max())
+    assert shifts[True] < 1.0 and shifts[False] > 4.0, shifts
+
+
 def _gt_run(seq, embedder=None, every: int = 1):
     """Track MOT16-05 gt boxes (visibility >= 0.5); per frame the (gt id, track id) pairs."""
     gt = pedestrians(read_mot(seq / "gt" / "gt.txt"))

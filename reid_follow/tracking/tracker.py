@@ -157,7 +157,10 @@ class MultiTracker:
                 scale = (frame.shape[1] / self._shape[1], frame.shape[0] / self._shape[0])
             self._shape = frame.shape
             if self.cfg.gmc:
-                self.last_warp = self.motion.estimate(frame, boxes)
+                # People move on their own: mask this frame's detections and every live track
+                # (a person the detector misses, e.g. a target enrolled from a box, would bias it).
+                people = np.vstack([boxes.reshape(-1, 4)] + [t.box[None] for t in self.tracks])
+                self.last_warp = self.motion.estimate(frame, people)
         if not self.tracks:
             return np.zeros((0, 4))
         means = np.stack([t.mean for t in self.tracks])
