@@ -73,7 +73,13 @@ def _play(bag, domain, gallery, enroll: bool) -> tuple[list[str], dict[int, tupl
 
             node = rclpy.create_node("restart_test", context=ctx)
             executor.add_node(node)
-            status = node.create_subscription(String, "/status", lambda m: states.append(m.data), 100)
+            from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+            # Latched like the publisher: a status published before the two sides matched (the
+            # publisher count says only that *we* see it) still arrives, as the first message.
+            latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
+            status = node.create_subscription(String, "/status", lambda m: states.append(m.data), latched)
             node.create_subscription(PoseStamped, "/target_pose", lambda m: poses.__setitem__(
                 m.header.stamp.sec * 10**9 + m.header.stamp.nanosec,
                 (m.pose.position.x, m.pose.position.y, m.pose.position.z)), 100)
