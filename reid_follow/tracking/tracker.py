@@ -159,7 +159,9 @@ class MultiTracker:
             if self.cfg.gmc:
                 # People move on their own: mask this frame's detections and every live track
                 # (a person the detector misses, e.g. a target enrolled from a box, would bias it).
-                people = np.vstack([boxes.reshape(-1, 4)] + [t.box[None] for t in self.tracks])
+                people = boxes.reshape(-1, 4)
+                if self.tracks:
+                    people = np.vstack([people, xyah_to_xyxy(np.stack([t.mean[:4] for t in self.tracks]))])
                 self.last_warp = self.motion.estimate(frame, people)
         if not self.tracks:
             return np.zeros((0, 4))
