@@ -133,6 +133,18 @@ def test_wrong_person_and_absence_metrics(mot16_dpm) -> None:
     m = score_run(sc, one_wrong)
     assert m["wrong_frames"] == 1 and m["wrong_person"] == pytest.approx(1 / perfect["reported_frames"])
     assert m["success"] == pytest.approx(1 - 1 / perfect["visible_frames"])
+    # On a frame the target is hidden: the top 40 % of its box (a head-and-shoulders detection)
+    # is still on the target; the same box moved off it, or off the image of anyone, is not.
+    j = next(j for j in np.flatnonzero(~sc.present & after) if np.isfinite(sc.target_boxes[j]).all()
+             and not (len(sc.others[j]) and iou_matrix(sc.target_boxes[j], sc.others[j]).max() > 0.3))
+    x1, y1, x2, y2 = sc.target_boxes[j]
+    part = np.array([x1, y1, x2, y1 + 0.4 * (y2 - y1)])                 # IoU 0.4 with it
+    for box, correct in ((part, True), (part + [3 * (x2 - x1), 0, 3 * (x2 - x1), 0], False)):
+        outs = _perfect(sc)
+        outs[j] = FollowOutput(State.TRACKING, box)
+        m = score_run(sc, outs)
+        assert m["absent_correct"] == pytest.approx(1.0 if correct else 1 - 1 / m["absent_frames"]), box
+        assert m["success"] == 1.0 and m["wrong_frames"] == 0
 
 
 def test_single_target_gt_scores_no_wrong_person(shared_data, shared_models, tmp_path) -> None:
