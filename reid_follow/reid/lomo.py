@@ -18,6 +18,15 @@ also models, with choices measured on VIPeR (``reid-follow bench reid``, docs/re
   neighbours: 81 codes) on the grey crop: robust to illumination, as in LOMO.
 * **Background suppression.** Every pixel's vote is weighted by a horizontal Gaussian centred
   on the box (sigma = 0.2 of its width), so the sides of the box (background) count little.
+  In a frame (``embed``) the scene beside the box is known too: a pixel's vote is further scaled
+  by ``p_in / (p_in + p_around)`` of its HSV colour bin, where ``p_around`` is the colour's share
+  of two strips left and right of the box (0.3 of its width each), so a colour that is as common
+  beside the person as on them (the lawn or pavement they walk past) counts little (the
+  background-weighted histogram of mean-shift tracking). A dataset crop (``describe``) has no
+  surround and keeps the Gaussian alone, so the VIPeR / PRID figures do not depend on it.
+  eval-follow with the default embedder (123 runs): wrong-person worst cell 2.4 % -> 1.1 %,
+  re-acquired 12 -> 13 of 32, success 0.598 -> 0.602; returning OTB-Human3 crops ranked above
+  other people's (AUC against the early gallery) 0.84 -> 0.87.
 * **Normalisation.** Each row's histogram of each block is normalised to sum 1 and compressed
   with ``log(1 + 300 h)`` (LOMO's log; it damps dominant bins), each block is L2-normalised and
   weighted equally (colour, chromaticity, texture), and the whole vector is L2-normalised. On
@@ -34,7 +43,7 @@ after subtracting the dataset's own mean, which a weight-free descriptor cannot 
 not used.
 
 All three histograms of all crops come out of one ``np.bincount`` call; the cost is about a
-millisecond per crop on one core (``reid-follow bench reid`` measures it). ``dim`` = 15 rows x
+millisecond per crop (the surround adds about 0.2 ms) on one core (``reid-follow bench reid`` measures it). ``dim`` = 15 rows x
 (136 + 65 + 81) bins = 4230. No weights, no projection: nothing learned is shipped.
 """
 from __future__ import annotations
@@ -42,6 +51,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .boxes import check_frame
 from .crops import CropBuffers, crop_boxes_uint8
 
 CROP_SIZE = (128, 64)            # (H, W) of the resampled crop
@@ -56,6 +66,9 @@ SILTP_TAU, SILTP_RADIUS = 0.3, 3
 CENTRE_SIGMA = 0.2               # background suppression: Gaussian across the box, sigma / box width
 LOG_SCALE = 300.0                # log(1 + LOG_SCALE * h) of the sum-1 histograms
 BLOCK_WEIGHTS = (1.0, 1.0, 1.0)  # HSV, chromaticity, SILTP
+SURROUND_WIDTH = 0.3             # background strips left and right of a box, as a fraction of its width
+SURROUND_SIZE = (32, 8)          # (H, W) each strip is sampled at: enough for a colour histogram
+FOREGROUND_FLOOR = 0.05          # least weight of a pixel whose colour is all background
 
 HSV_SIZE = HUE_BINS * SAT_BINS * VAL_BINS + GREY_BINS
 CHROMA_SIZE = CHROMA_BINS * CHROMA_BINS + 1
@@ -106,6 +119,42 @@ def _siltp_codes(crops_bgr: np.ndarray) -> np.ndarray:
     return code
 
 
+def _surround_histograms(frame_bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(N, HSV_SIZE) HSV histogram (sum 1) of the two strips of scene beside each box; a zero row
+    for a box whose strips both lie outside the frame."""
+    frame = check_frame(frame_bgr)
+    fh, fw = frame.shape[:2]
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    n = len(b)
+    side = (b[:, 2] - b[:, 0]) * SURROUND_WIDTH
+    strips = np.concatenate([np.stack([b[:, 0] - side, b[:, 1], b[:, 0], b[:, 3]], axis=1),
+                             np.stack([b[:, 2], b[:, 1], b[:, 2] + side, b[:, 3]], axis=1)])
+    strips = np.clip(strips, 0.0, [fw, fh, fw, fh])
+    inside = (strips[:, 2] - strips[:, 0] >= 1) & (strips[:, 3] - strips[:, 1] >= 1)
+    hist = np.zeros((n, HSV_SIZE))
+    if inside.any():
+        bins = _hsv_bins(crop_boxes_uint8(frame, strips[inside], SURROUND_SIZE))
+        owner = np.flatnonzero(inside) % n
+        hist = np.bincount((bins.reshape(len(bins), -1) + owner[:, None] * HSV_SIZE).ravel(),
+                           minlength=n * HSV_SIZE).reshape(n, HSV_SIZE).astype(np.float64)
+    total = hist.sum(axis=1, keepdims=True)
+    return np.divide(hist, total, out=np.zeros_like(hist), where=total > 0)
+
+
+def _foreground_weights(hsv: np.ndarray, centre: np.ndarray, surround: np.ndarray) -> np.ndarray:
+    """(N, H, W) weight of each crop pixel from its HSV bin: ``p_in / (p_in + p_around)``, the
+    share of that colour's frequency that is inside the (centre-weighted) box rather than beside
+    it, floored at FOREGROUND_FLOOR; 1 for a crop without a surround."""
+    n = len(hsv)
+    flat = hsv.reshape(n, -1)
+    inner = np.bincount((flat + np.arange(n)[:, None] * HSV_SIZE).ravel(), np.tile(centre.ravel(), n),
+                        minlength=n * HSV_SIZE).reshape(n, HSV_SIZE)
+    inner /= np.maximum(inner.sum(axis=1, keepdims=True), 1e-12)
+    share = inner / np.maximum(inner + surround, 1e-12)
+    share[surround.sum(axis=1) == 0] = 1.0
+    return np.maximum(np.take_along_axis(share, flat, axis=1), FOREGROUND_FLOOR).reshape(hsv.shape)
+
+
 class LomoEmbedder:
     """Local-maximal-occurrence colour + texture histograms; see the module docstring."""
 
@@ -120,11 +169,18 @@ class LomoEmbedder:
         self._buffers = CropBuffers()
 
     def embed(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """(N, dim) float32 L2-normalised descriptors of ``boxes`` (xyxy pixels) in ``frame_bgr``."""
-        return self.describe(crop_boxes_uint8(frame_bgr, boxes, CROP_SIZE, self._buffers))
+        """(N, dim) float32 L2-normalised descriptors of ``boxes`` (xyxy pixels) in ``frame_bgr``,
+        with the scene beside each box as the background to suppress."""
+        crops = crop_boxes_uint8(frame_bgr, boxes, CROP_SIZE, self._buffers)
+        return self.describe(crops, _surround_histograms(frame_bgr, boxes) if len(crops) else None)
 
-    def describe(self, crops_bgr: np.ndarray) -> np.ndarray:
-        """(N, dim) descriptors of (N, 128, 64, 3) BGR uint8 crops (e.g. a ReID dataset's images)."""
+    def describe(self, crops_bgr: np.ndarray, surround: np.ndarray | None = None) -> np.ndarray:
+        """(N, dim) descriptors of (N, 128, 64, 3) BGR uint8 crops (e.g. a ReID dataset's images).
+
+        ``surround`` (N, HSV bins): each crop's background colour histogram (sum 1; a zero row
+        where there is none); a pixel whose colour is as common there as inside the box votes
+        less (see the module docstring). Without it only the centre weighting suppresses background.
+        """
         n = len(crops_bgr)
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -134,10 +190,14 @@ class LomoEmbedder:
         cells_x, cells_y = w // CELL, h // CELL
         base = (np.arange(n, dtype=np.int32)[:, None, None] * (cells_x * cells_y) + self._cell) * BINS
         index = np.empty((len(BLOCK_SIZES), n, h, w), np.int32)
-        for out, off, b in zip(index, self._offsets, (_hsv_bins(crops_bgr), _chroma_bins(crops_bgr),
+        hsv = _hsv_bins(crops_bgr)
+        for out, off, b in zip(index, self._offsets, (hsv, _chroma_bins(crops_bgr),
                                                       _siltp_codes(crops_bgr))):
             np.add(base, b + off, out=out)
-        weights = np.broadcast_to(self._weight, index.shape).ravel()
+        weights = np.broadcast_to(self._weight, (n, h, w))
+        if surround is not None:
+            weights = weights * _foreground_weights(hsv, self._weight, surround)
+        weights = np.broadcast_to(weights, index.shape).ravel()
         hist = np.bincount(index.ravel(), weights, minlength=n * cells_x * cells_y * BINS)
         hist = hist.reshape(n, cells_y, cells_x, BINS)
         windows = hist[:, :-1, :-1] + hist[:, 1:, :-1] + hist[:, :-1, 1:] + hist[:, 1:, 1:]
