@@ -35,7 +35,9 @@ def main(bag: str, enroll_after: int) -> None:
         result["service"] = True
     except WaitTimeout:
         result["service"] = False
-    player = BagPlayer(node, bag)
+    # half speed: on 2 busy cores a frame the follower has not taken yet is replaced by the next one
+    # (newest only), and a motion-only follower that misses a run of frames loses the target
+    player = BagPlayer(node, bag, rate=0.5)
     result["subscribed"] = player.wait_for_subscribers(("/image_raw", "/detections"), timeout=30)
 
     seen = []

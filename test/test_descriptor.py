@@ -88,3 +88,43 @@ def test_beats_histogram_on_viper(viper: Path) -> None:
     # measured on these splits: 0.154 alone, 0.367 with XQDA (the histogram: about 0.12 / 0.24)
     assert mean(lomo, "features", "rank1") > 0.14
     assert mean(lomo, "xqda", "rank1") > 0.34
+
+
+def test_the_scene_beside_a_box_is_suppressed_as_background(shared_data: Path, shared_models: Path) -> None:
+    """OTB-Human3: the target walks from a lawn onto pavement behind a sign, and other people in
+    dark clothes pass. With the surround strips (``embed``) the target's crops after the sign
+    rank above the other people's (against its gallery from before) more often than with the
+    centre weighting alone (``describe`` of the same crops): measured 0.86 against 0.83 on these frames."""
+    from reid_follow.config import DetectorConfig
+    from reid_follow.detect import build_detector
+    from reid_follow.mot import read_mot, xywh_to_xyxy
+    from reid_follow.reid.crops import crop_boxes_uint8
+    from reid_follow.tracking.geometry import iou_matrix
+
+    seq = shared_data / "OTB-Human3-first199"
+    model = shared_models / "yolox_nano.onnx"
+    if not seq.exists() or not model.exists():
+        pytest.skip("OTB-Human3 or the YOLOX-nano model not found")
+    gt = read_mot(seq / "gt" / "gt.txt")
+    detector = build_detector(DetectorConfig(detector_model=f"onnx:{model}"))
+    emb = LomoEmbedder()
+    feats = {"surround": {"before": [], "target": [], "others": []},
+             "centre": {"before": [], "target": [], "others": []}}
+    for f in [*range(1, 42, 2), *range(66, 200, 3)]:
+        frame = cv2.imread(str(seq / "img1" / f"{f:06d}.jpg"))
+        target = xywh_to_xyxy(gt.xywh[gt.frame == f][:1])
+        boxes, scores = detector.detect(frame)
+        boxes = boxes[(scores > 0.3) & (iou_matrix(target[0], boxes)[0] < 0.05)] if len(boxes) else boxes
+        for kind, rows in ((("before" if f < 42 else "target"), target), ("others", boxes)):
+            if len(rows):
+                feats["surround"][kind].append(emb.embed(frame, rows))
+                crops = crop_boxes_uint8(frame, rows, CROP_SIZE).copy()
+                feats["centre"][kind].append(emb.describe(crops))
+
+    def ranking(f: dict) -> float:
+        gallery, target, others = (np.concatenate(f[k]) for k in ("before", "target", "others"))
+        top3 = lambda x: -np.sort(-(x @ gallery.T), axis=1)[:, :3].mean(axis=1)   # noqa: E731
+        return float((top3(target)[:, None] > top3(others)[None, :]).mean())
+
+    with_surround, centre_only = ranking(feats["surround"]), ranking(feats["centre"])
+    assert with_surround > centre_only + 0.015, (with_surround, centre_only)
