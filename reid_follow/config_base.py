@@ -71,6 +71,16 @@ def docs(cls: type, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def markdown_table(cls: type, prefix: str = "") -> str:
+    """A Markdown table (parameter, default, meaning) of every leaf parameter of a config dataclass:
+    the parameter tables in docs/ are this, so they cannot drift from the code."""
+    rows = ["| parameter | default | meaning |", "|---|---|---|"]
+    meaning = docs(cls, prefix)
+    for name, value in flatten(cls(), prefix).items():
+        rows.append(f"| `{name}` | `{value!r}` | {meaning[name].replace('|', '/')} |")
+    return "\n".join(rows) + "\n"
+
+
 def ranges(cls: type, prefix: str = "") -> dict[str, tuple[float | None, float | None]]:
     """``{dotted_name: (low, high)}`` of every leaf parameter declared with bounds."""
     out: dict[str, tuple[float | None, float | None]] = {}

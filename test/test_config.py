@@ -124,3 +124,15 @@ def test_ranges_devices_and_embedding_are_checked_like_every_value():
         load_stack(overrides=["follower.embedding.max_batch=0"])
     s = load_stack(overrides=["follower.embedding.flip=true", "follower.embedding.onnx_threads=2"])
     assert s.follower.embedding.flip and s.follower.embedding.onnx_threads == 2
+
+
+def test_docs_parameter_table_is_generated_from_the_dataclass():
+    """docs/follow.md's parameter table is `reid-follow config --markdown`: every follow.* parameter,
+    its current default and its documentation (a stale table once hid a changed default)."""
+    from reid_follow.config_base import markdown_table
+    from reid_follow.follow.config import FollowConfig
+
+    table = markdown_table(FollowConfig, "follow.")
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "follow.md").read_text()
+    assert table in doc, "docs/follow.md's parameter table is stale: paste `reid-follow config --markdown`"
+    assert table.count("\n") == len(flatten(FollowConfig())) + 2
