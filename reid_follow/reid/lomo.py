@@ -51,7 +51,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .boxes import check_frame
+from .boxes import check_frame, clip_boxes
 from .crops import CropBuffers, crop_boxes_uint8
 
 CROP_SIZE = (128, 64)            # (H, W) of the resampled crop
@@ -120,11 +120,11 @@ def _siltp_codes(crops_bgr: np.ndarray) -> np.ndarray:
 
 
 def _surround_histograms(frame_bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """(N, HSV_SIZE) HSV histogram (sum 1) of the two strips of scene beside each box; a zero row
-    for a box whose strips both lie outside the frame."""
+    """(N, HSV_SIZE) HSV histogram (sum 1) of the two strips of scene beside each box (clipped to the
+    frame first, like its crop); a zero row for a box whose strips both lie outside the frame."""
     frame = check_frame(frame_bgr)
     fh, fw = frame.shape[:2]
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    b = clip_boxes(boxes, fh, fw).astype(np.float64)     # the box the crop shows (the embedder policy)
     n = len(b)
     side = (b[:, 2] - b[:, 0]) * SURROUND_WIDTH
     strips = np.concatenate([np.stack([b[:, 0] - side, b[:, 1], b[:, 0], b[:, 3]], axis=1),
