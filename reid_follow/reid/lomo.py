@@ -42,9 +42,9 @@ strips): 0.09 rank-1 alone and 0.27 with XQDA on VIPeR at 30 ms per crop (0.15 /
 after subtracting the dataset's own mean, which a weight-free descriptor cannot ship), so it is
 not used.
 
-All three histograms of all crops come out of one ``np.bincount`` call; the cost is about a
-millisecond per crop (the surround adds about 0.2 ms) on one core (``reid-follow bench reid`` measures it). ``dim`` = 15 rows x
-(136 + 65 + 81) bins = 4230. No weights, no projection: nothing learned is shipped.
+All three histograms of all crops come out of one ``np.bincount`` call; the cost is under a
+millisecond per crop on one core (``reid-follow bench reid``: 0.75 ms, 0.67 ms before the
+surround). ``dim`` = 15 rows x (136 + 65 + 81) bins = 4230. No weights, no projection: nothing learned is shipped.
 """
 from __future__ import annotations
 
