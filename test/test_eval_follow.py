@@ -114,6 +114,9 @@ def test_forced_absence_on_a_long_sequence(pathtrack, tmp_path) -> None:
     for i in range(back, back + 31):                            # not found within 30 frames of coming back
         late[i] = FollowOutput(State.LOST)
     assert score_run(sc, late)["reacquired"] == m["reacquired"] - 1
+    assert m["reacquirable"] == m["reappearances"]
+    sc.detectable[back:back + 31] = False                      # no detection of them in that window
+    assert score_run(sc, late)["reacquirable"] == m["reacquirable"] - 1
 
 
 def test_wrong_person_and_absence_metrics(mot16_dpm) -> None:

@@ -93,6 +93,32 @@ def test_reacquisition_needs_consecutive_confirmations(hidden_target, frames) ->
     assert first[4] == first[1] + 3, first
 
 
+def test_one_missed_frame_delays_a_confirmation_without_restarting_it(hidden_target, frames) -> None:
+    """The returning person's detection is missing in the last frame of their confirmation: with
+    reacquire_lapses 1 that frame only does not count (the report comes one frame later); with 0
+    the streak starts again and the report comes later (or not at all in this clip)."""
+    sc = hidden_target
+    det = mot_detections(sc.detections)
+
+    def first_report(lapses: int, drop: int | None = None) -> int:
+        def detections(i: int, img: np.ndarray):
+            boxes, scores = det(i, img)
+            if i == drop:
+                keep = iou_matrix(sc.target_boxes[i - 1], boxes)[0] < 0.9
+                boxes, scores = boxes[keep], scores[keep]
+            return boxes, scores
+        cfg = FollowConfig(reacquire_lapses=lapses, tracking=TrackerConfig(max_age=3))
+        outs = follow_frames(TargetFollower(cfg, build_embedder("default")), frames, detections, sc.enroll_frame,
+                             sc.enroll_box, progress=False)
+        assert score_run(sc, outs)["wrong_frames"] == 0
+        return next((i for i, o in enumerate(outs, 1) if i > sc.hidden[1] and o.box is not None), len(outs) + 1)
+
+    undisturbed = first_report(1)
+    drop = undisturbed - 1                                      # the last frame before the report
+    assert first_report(1, drop) == undisturbed + 1
+    assert first_report(0, drop) > undisturbed + 1
+
+
 def _paste(frame: np.ndarray, crop: np.ndarray, box: np.ndarray) -> np.ndarray:
     """``frame`` with ``crop`` resized into ``box`` (xyxy, inside the frame)."""
     x1, y1, x2, y2 = (int(round(v)) for v in box)
@@ -121,6 +147,11 @@ def lookalike(pathtrack, frames, hidden_target):
             if s > best[0]:
                 best = (float(s), img[y1:y2, x1:x2].copy())
     return best[1]
+
+
+def _crop(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    return frame[max(y1, 0):y2, max(x1, 0):x2].copy()
 
 
 def _with_person(sc, frames, crop, boxes_by_frame: dict[int, np.ndarray]):
@@ -207,6 +238,34 @@ def test_a_swap_of_the_targets_track_onto_a_neighbour_is_caught(mot16_05, frames
     own = np.concatenate([embedder.embed(frames[i], sc.target_boxes[i][None]) for i in range(len(frames))
                           if np.isfinite(sc.target_boxes[i]).all()])
     assert (follower.gallery.samples @ own.T).max(axis=1).min() > 0.9999
+
+
+def test_a_track_that_drifts_onto_someone_else_is_handed_to_the_targets_new_track(mot16_05, frames, lookalike,
+                                                                                  tmp_path) -> None:
+    """No crossing: from frame 14 the target's own (motion-continued) track shows a stranger, and
+    the target appears as a new detection 2.5 widths beside it. No box is reported on the
+    stranger, and the new track becomes the target as soon as it has its confirmations: a rival
+    is confirmed from its first frame, while the own track is being rejected (not only after it
+    was given up, one frame later)."""
+    sc = build_scenario(load_sequence(mot16_05, "gt", "", tmp_path), 4, Condition.BASE)
+    k = 14                                           # tracking, identity calibrated (enrolled at 5)
+    target_crop = _crop(frames[sc.enroll_frame - 1], sc.enroll_box)
+    drifted, moved = {}, {}
+    for i in range(k, 31):
+        box = sc.target_boxes[i - 1]
+        if np.isfinite(box).all():
+            w = box[2] - box[0]
+            drifted[i], moved[i] = box, box + [2.5 * w, 0, 2.5 * w, 0]     # free space there
+    edited = [_paste(f, lookalike, drifted[i]) if i in drifted else f for i, f in enumerate(frames, 1)]
+    edited, detections = _with_person(sc, edited, target_crop, moved)
+    cfg = FollowConfig()
+    outs = follow_frames(TargetFollower(cfg, build_embedder("default")), edited, detections,
+                         sc.enroll_frame, sc.enroll_box, progress=False)
+    on = {name: [i for i, o in enumerate(outs, 1) if i in boxes and o.box is not None
+                 and iou_matrix(o.box, boxes[i])[0, 0] >= 0.5] for name, boxes in (("drifted", drifted),
+                                                                                  ("target", moved))}
+    assert outs[k - 2].state == State.TRACKING and outs[k - 2].track_id in outs[k - 1].scores
+    assert not on["drifted"] and on["target"] and on["target"][0] == k + cfg.reacquire_confirmations - 1, on
 
 
 def test_enrollment_where_the_target_is_not_detected(mot16_05, frames, tmp_path) -> None:

@@ -24,6 +24,9 @@ from the enrollment frame on:
   box, which a follower rightly keeps);
 * re-acquired: re-appearances after >= ``REAPPEAR_GAP`` hidden frames found (an output on the
   target) within ``REACQUIRE_WITHIN`` frames; latency = frames to that first correct output.
+  ``reacquirable``: those re-appearances where a detection of the target exists at all in that
+  window (a follower that reports detections cannot find the others: re-acquisition's detection
+  bound).
   Gaps and latencies count frames at the sequence's own rate, so a subsampled run measures the
   same events as the full one.
 
@@ -117,6 +120,13 @@ class Sequence:
         """gt rows of people visible enough to count as present (unknown visibility = visible)."""
         v = self.gt.visibility
         return (v < 0) | (v >= self.min_visibility)
+
+    def detector_recall(self) -> float:
+        """Share of the visible gt boxes that some detection matches (IoU >= 0.5)."""
+        rows = np.flatnonzero(self.visible_rows())
+        boxes = xywh_to_xyxy(self.gt.xywh[rows])
+        hits = [_detected(self.detections, b, int(self.gt.frame[r])) for r, b in zip(rows, boxes)]
+        return float(np.mean(hits)) if hits else 0.0
 
 
 def image_count(seq_dir: Path) -> int:
@@ -404,13 +414,14 @@ def score_run(sc: Scenario, outputs: list[FollowOutput]) -> dict:
     after = sc.frames >= sc.enroll_frame
     visible, absent = sc.present & after, ~sc.present & after
     reported = (outcome != Outcome.NONE) & after
-    latencies, missed = [], 0
+    latencies, missed, detected = [], 0, 0
     last_seen = None
     for j in np.flatnonzero(after):
         if not visible[j]:
             continue
         if last_seen is not None and sc.frames[j] - sc.frames[last_seen] - 1 >= REAPPEAR_GAP:
             window = (sc.frames >= sc.frames[j]) & (sc.frames <= sc.frames[j] + REACQUIRE_WITHIN)
+            detected += int((window & visible & sc.detectable).any())
             hits = np.flatnonzero(window & (outcome == Outcome.TARGET))
             if len(hits):
                 latencies.append(int(sc.frames[hits[0]] - sc.frames[j]))
@@ -428,7 +439,7 @@ def score_run(sc: Scenario, outputs: list[FollowOutput]) -> dict:
         wrong_frames=wrong if sc.full_gt else None, reported_frames=int(reported.sum()),
         absent_correct=(float(np.isin(outcome[absent], [Outcome.NONE, Outcome.TARGET, Outcome.TARGET_PART]).mean())
                         if sc.full_gt and absent.any() else None),
-        reappearances=len(latencies) + missed, reacquired=len(latencies),
+        reappearances=len(latencies) + missed, reacquired=len(latencies), reacquirable=detected,
         latency_mean=float(np.mean(latencies)) if latencies else None,
         predicted_frames=int(sum(o.predicted for o in outputs)),
         outcome=[str(o) for o in outcome])

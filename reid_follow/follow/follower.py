@@ -13,9 +13,14 @@ target is one of its tracks, and every identity decision uses one calibrated sco
   before it reports again. A track that stops looking like the target is dropped.
 * ``occluded``: the target is not seen (fewer than ``lost_after_frames`` frames).
 * ``lost``: longer. No box is reported in either state, however long it lasts. A track becomes
-  the target again only after consecutive frames with a high identity score, a margin over every
-  other person, and a position motion allows (a gate that grows with the time since the target
-  was last seen, moved with the camera-motion estimate).
+  the target again only after confirmations: frames with a high identity score, a margin over
+  every other person, and a position motion allows (a gate that grows with the time since the
+  target was last seen, moved with the camera-motion estimate); a frame that merely fails to
+  agree (``reacquire_lapses``) delays a confirmation without restarting it.
+
+While tracking, another track that is clearly more likely the target than the target's own
+(mediocre) track is a rival: the own track's frames are rejected while the rival is confirmed,
+then it becomes the target's track (the own track drifted onto someone else without a crossing).
 """
 from __future__ import annotations
 
@@ -248,7 +253,13 @@ class TargetFollower:
                 box = boxes[target.detection]
                 overlap = iou_matrix(box, boxes)[0]
         score = scores.get(target.track_id)
-        if score is not None and score < cfg.reject_threshold:
+        rival = None if score is None or score >= cfg.reacquire_threshold else \
+            self._rival(target, score, boxes, stamp, scores)
+        if rival is not None and self._confirmed(rival, own_track=False):
+            return self._resume(rival, boxes, stamp, scores)
+        if rival is None:
+            self._lapse(scores)
+        if score is not None and (score < cfg.reject_threshold or rival is not None):
             return self._reject(score)
         model.reject_streak = 0
         model.missed = 0
@@ -257,6 +268,22 @@ class TargetFollower:
         model.last_seen = _last_seen(box, stamp)
         self._learn(target, boxes, overlap, score, crossing=bool(partners), continuous=continuous)
         return FollowOutput(self.state, box.copy(), model.score, target.track_id)
+
+    def _rival(self, own: Track, score: float, boxes: np.ndarray, stamp: float,
+               scores: dict[int, float]) -> Track | None:
+        """Another track, where motion allows, clearly more likely the target than the target's own
+        track (at least reacquire_threshold, preferred by reacquire_margin; asked only when the own
+        track scores below reacquire_threshold, as a candidate would need), if any: the own track
+        may have drifted onto someone else without a crossing (a loose box, a missed frame) while
+        the person got a new track. Its frames are rejected (no box) while the rival is confirmed
+        like any candidate (reacquire_confirmations, counted from the first such frame, also while
+        the own track is rejected for its own low score); it then becomes the target's track."""
+        cfg = self.cfg
+        others = [t for t in self.tracker.tracks if t is not own and t.detection >= 0
+                  and scores.get(t.track_id, 0.0) >= cfg.reacquire_threshold]
+        others = [t for t in self._plausible(others, boxes, stamp)
+                  if preference(scores[t.track_id], score) >= cfg.reacquire_margin]
+        return max(others, key=lambda t: scores[t.track_id], default=None)
 
     def _looks_like_target(self, track: Track) -> bool:
         """Before the identity score is calibrated: a crop nearer a distractor than the target's
@@ -344,7 +371,7 @@ class TargetFollower:
         visible = [t for t in self.tracker.tracks if t.detection >= 0 and t.track_id in scores]
         plausible = self._plausible(visible, boxes, stamp)
         if not plausible:
-            model.candidate = None
+            self._lapse(scores)
             return FollowOutput(self.state)
         best = max(plausible, key=lambda t: scores[t.track_id])
         best_score = scores[best.track_id]
@@ -352,7 +379,7 @@ class TargetFollower:
         own_track = best is target
         threshold = cfg.resume_threshold if own_track else cfg.reacquire_threshold
         if best_score < threshold or preference(best_score, runner_up) < cfg.reacquire_margin:
-            model.candidate = None
+            self._lapse(scores)
             return FollowOutput(self.state)
         if not self._confirmed(best, own_track):
             return FollowOutput(self.state)
@@ -369,7 +396,7 @@ class TargetFollower:
         model = self.target
         best = self._most_like_target_at(model.last_seen.box() if model.last_seen is not None else None, boxes)
         if best is None:
-            model.candidate = None
+            self._lapse(scores)
             return FollowOutput(self.state)
         if not self._confirmed(best, best is target):
             return FollowOutput(self.state)
@@ -388,9 +415,24 @@ class TargetFollower:
         model, cfg = self.target, self.cfg
         if model.candidate is not None and model.candidate.track_id == best.track_id:
             model.candidate.streak += 1
+            model.candidate.lapses = 0
         else:
             model.candidate = Candidate(best.track_id)
         return model.candidate.streak >= (cfg.resume_confirmations if own_track else cfg.reacquire_confirmations)
+
+    def _lapse(self, scores: dict[int, float]) -> None:
+        """A frame where no track qualifies: the candidate survives it while it has lapsed fewer
+        than ``reacquire_lapses`` frames in a row and is not rejected (scored this frame: at least
+        ``reject_threshold``); otherwise the confirmation starts again."""
+        model, cfg = self.target, self.cfg
+        candidate = model.candidate
+        if candidate is None:
+            return
+        score = scores.get(candidate.track_id)
+        if candidate.lapses < cfg.reacquire_lapses and (score is None or score >= cfg.reject_threshold):
+            candidate.lapses += 1
+        else:
+            model.candidate = None
 
     def _resume(self, track: Track, boxes: np.ndarray, stamp: float, scores: dict[int, float]) -> FollowOutput:
         model = self.target
@@ -404,11 +446,12 @@ class TargetFollower:
 
     def _lose_target(self) -> None:
         model = self.target
+        if model.candidate is not None and model.candidate.track_id == model.track_id:
+            model.candidate = None          # a confirmation of another track (a rival) goes on
         model.track_id = None
         self.state = State.LOST
         model.missed = max(model.missed, self.cfg.lost_after_frames)
         model.reject_streak = 0
-        model.candidate = None
         model.crossing.clear()
 
     # ---- appearance ----------------------------------------------------------------------------

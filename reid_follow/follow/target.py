@@ -18,10 +18,12 @@ from reid_follow.follow.identity import IdentityScore
 
 @dataclass
 class Candidate:
-    """A track being confirmed as the target: consecutive agreeing frames so far."""
+    """A track being confirmed as the target: agreeing frames so far, and the frames in a row since
+    the last one (see FollowConfig.reacquire_lapses)."""
 
     track_id: int
     streak: int = 1
+    lapses: int = 0
 
 
 @dataclass
