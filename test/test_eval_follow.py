@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from reid_follow.commands import eval_follow
 from reid_follow.follow.evaluate import (ABSENCE_FRAMES, Condition, build_scenario, cached_detections,
-                                         choose_targets, discover_sequences, load_sequence, score_run)
+                                         choose_targets, discover_sequences, load_sequence, score_run,
+                                         sort_rows, subset, target_detections)
 from reid_follow.follow.types import FollowOutput, State
-from reid_follow.mot import xywh_to_xyxy
+from reid_follow.mot import MotRows, xywh_to_xyxy
 from reid_follow.tracking.geometry import iou_matrix
 
 
@@ -117,6 +119,29 @@ def test_forced_absence_on_a_long_sequence(pathtrack, tmp_path) -> None:
     assert m["reacquirable"] == m["reappearances"]
     sc.detectable[back:back + 31] = False                      # no detection of them in that window
     assert score_run(sc, late)["reacquirable"] == m["reacquirable"] - 1
+
+
+def test_forced_absence_also_removes_loose_boxes_on_the_target(pathtrack, tmp_path) -> None:
+    """A detector's loose box around the hidden target (IoU 0.48 < 0.5, overlapping it most) would
+    let a follower find the 'absent' person; the forced absence removes it too."""
+    seq = load_sequence(pathtrack, "gt", "", tmp_path)
+    target = next(t for t in choose_targets(seq, 5) if build_scenario(seq, t, Condition.ABSENCE) is not None)
+    first, last = build_scenario(seq, target, Condition.ABSENCE).hidden
+    rows = np.flatnonzero((seq.gt.ids == target) & (seq.gt.frame >= first) & (seq.gt.frame <= last))
+    x, y, w, h = seq.gt.xywh[rows].T
+    loose = np.stack([x - 0.3 * w, y - 0.15 * h, 1.6 * w, 1.3 * h], axis=1)     # contains it: IoU 1 / 2.08
+    det = seq.detections
+    n = len(rows)
+    det = MotRows(np.concatenate([det.frame, seq.gt.frame[rows]]), np.concatenate([det.ids, np.full(n, -1)]),
+                  np.concatenate([det.xywh, loose]), np.concatenate([det.score, np.ones(n)]),
+                  np.concatenate([det.cls, np.full(n, -1)]), np.concatenate([det.visibility, np.full(n, -1.0)]))
+    with_loose = replace(seq, detections=sort_rows(det))
+    theirs = target_detections(with_loose, target, range(first, last + 1))
+    assert theirs.sum() >= 0.5 * n                             # most loose boxes overlap the target most
+    sc = build_scenario(with_loose, target, Condition.ABSENCE)
+    hidden = (sc.detections.frame >= first) & (sc.detections.frame <= last)
+    assert not target_detections(replace(with_loose, detections=subset(sc.detections, hidden)), target,
+                                 range(first, last + 1)).any()
 
 
 def test_wrong_person_and_absence_metrics(mot16_dpm) -> None:
