@@ -268,6 +268,27 @@ def test_a_track_that_drifts_onto_someone_else_is_handed_to_the_targets_new_trac
     assert not on["drifted"] and on["target"] and on["target"][0] == k + cfg.reacquire_confirmations - 1, on
 
 
+def test_a_continuously_tracked_target_whose_look_changes_keeps_its_track(mot16_05, frames, lookalike,
+                                                                          tmp_path) -> None:
+    """Person 124 walks alone (its box overlaps nobody's); in frames 20-23 its crop shows someone
+    else (pasted over it), with no gap in its track. Nothing is reported then, but the track was
+    never broken nor crossed, so it is no swap: when the person looks like themselves again the
+    own track resumes after resume_confirmations frames, not reacquire_confirmations."""
+    sc = build_scenario(load_sequence(mot16_05, "gt", "", tmp_path), 124, Condition.BASE)
+    changed = range(20, 24)
+    assert all(iou_matrix(sc.target_boxes[i - 1], sc.others[i - 1]).max() < 0.05 for i in range(15, 30))
+    edited = [_paste(f, lookalike, sc.target_boxes[i - 1]) if i in changed else f for i, f in enumerate(frames, 1)]
+    cfg = FollowConfig()
+    follower = TargetFollower(cfg, build_embedder("default"))
+    tracks = []
+    outs = follow_frames(follower, edited, mot_detections(sc.detections), sc.enroll_frame, sc.enroll_box,
+                         progress=False, on_frame=lambda i, f, o: tracks.append(o.track_id))
+    own = tracks[changed[0] - 2]
+    assert own is not None and all(o.box is None for o in outs[changed[0] - 1:changed[-1]])
+    back = next(i for i, o in enumerate(outs, 1) if i > changed[-1] and o.box is not None)
+    assert back == changed[-1] + cfg.resume_confirmations and outs[back - 1].track_id == own, back
+
+
 def test_enrollment_where_the_target_is_not_detected(mot16_05, frames, tmp_path) -> None:
     """The target's detection is missing in the enrollment frame and the next 3: the box itself
     starts the target, predicted until it locks onto the detection, then followed."""

@@ -15,8 +15,8 @@ target is one of its tracks, and every identity decision uses one calibrated sco
 * ``lost``: longer. No box is reported in either state, however long it lasts. A track becomes
   the target again only after confirmations: frames with a high identity score, a margin over
   every other person, and a position motion allows (a gate that grows with the time since the
-  target was last seen, moved with the camera-motion estimate); a frame that merely fails to
-  agree (``reacquire_lapses``) delays a confirmation without restarting it.
+  target was last seen, moved with the camera-motion estimate); with ``reacquire_lapses`` > 0 a
+  frame that merely fails to agree delays a confirmation without restarting it.
 
 While tracking, another track that is clearly more likely the target than the target's own
 (mediocre) track is a rival: the own track's frames are rejected while the rival is confirmed,
@@ -187,6 +187,8 @@ class TargetFollower:
             return FollowOutput(State.IDLE)
         model, cfg = self.target, self.cfg
         target = self.tracker.get(model.track_id)
+        if target is None or target.detection < 0:
+            model.unbroken = False
         if self.state in (State.ENROLLING, State.TRACKING):
             if target is not None and target.detection >= 0:
                 return self._follow(target, boxes, stamp, scores)
@@ -266,6 +268,7 @@ class TargetFollower:
         if score is not None:
             model.score = score
         model.last_seen = _last_seen(box, stamp)
+        model.unbroken = True
         self._learn(target, boxes, overlap, score, crossing=bool(partners), continuous=continuous)
         return FollowOutput(self.state, box.copy(), model.score, target.track_id)
 
@@ -343,11 +346,20 @@ class TargetFollower:
         model.missed += 1
         if score is not None:
             model.score = score
-        if model.reject_streak >= self.cfg.reject_frames:
+        if self._swapped():
             self._lose_target()
         else:
             self.state = State.OCCLUDED
         return FollowOutput(self.state, score=model.score)
+
+    def _swapped(self) -> bool:
+        """The own track is presumed to follow someone else now: ``reject_frames`` rejected frames in
+        a row, unless the tracker matched it in every frame since the target was last reported and
+        it overlapped nobody (a crossing) meanwhile. Such a track cannot have changed person (a
+        drift onto someone who appears beside it is a rival's case); its look changed (a turn, a
+        close-up, the light), so it keeps the own track's resume rule."""
+        model = self.target
+        return model.reject_streak >= self.cfg.reject_frames and not (model.unbroken and not model.crossing)
 
     def _search(self, target: Track | None, boxes: np.ndarray, stamp: float,
                 scores: dict[int, float]) -> FollowOutput:
@@ -363,7 +375,7 @@ class TargetFollower:
                 return FollowOutput(self.state)
             if own is not None and own < cfg.reject_threshold:
                 model.reject_streak += 1
-                if model.reject_streak >= cfg.reject_frames:
+                if self._swapped():
                     self._lose_target()          # its track now follows someone else: no privilege left
                     target = None
         if not model.identity.ready:

@@ -70,6 +70,7 @@ class TargetModel:
         self.track_id: int | None = None
         self.missed = 0                      # frames since the target was last reported seen
         self.reject_streak = 0               # consecutive frames its own track did not look like it
+        self.unbroken = False                # its own track matched every frame since it was last reported
         self.candidate: Candidate | None = None
         self.last_seen: LastSeen | None = None
         self.crossing: set[int] = set()      # tracks whose box overlapped the target's since last verified
