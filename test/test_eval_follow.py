@@ -10,8 +10,8 @@ import pytest
 
 from reid_follow.commands import eval_follow
 from reid_follow.follow.evaluate import (ABSENCE_FRAMES, Condition, build_scenario, cached_detections,
-                                         choose_targets, discover_sequences, load_sequence, score_run,
-                                         sort_rows, subset, target_detections)
+                                         choose_targets, discover_sequences, enrollment_frame, load_sequence,
+                                         score_run, sort_rows, subset, target_detections)
 from reid_follow.follow.types import FollowOutput, State
 from reid_follow.mot import MotRows, xywh_to_xyxy
 from reid_follow.tracking.geometry import iou_matrix
@@ -119,6 +119,19 @@ def test_forced_absence_on_a_long_sequence(pathtrack, tmp_path) -> None:
     assert m["reacquirable"] == m["reappearances"]
     sc.detectable[back:back + 31] = False                      # no detection of them in that window
     assert score_run(sc, late)["reacquirable"] == m["reacquirable"] - 1
+
+
+def test_enrollment_frame_is_one_where_the_target_stands_apart(pathtrack, tmp_path) -> None:
+    """Without visibility in the gt, the enrollment frame is one where no other person's box
+    overlaps the target's with IoU >= 0.3 (a user would not enroll a person their box cannot
+    tell from a neighbour): PathTrack person 20 first appears overlapping person 13 (IoU 0.51)."""
+    seq = load_sequence(pathtrack, "gt", "", tmp_path)
+    first = int(seq.gt.frame[seq.gt.ids == 20].min())
+    e = enrollment_frame(seq, 20)
+    assert e is not None and e > first
+    rows = seq.gt.frame == e
+    box = xywh_to_xyxy(seq.gt.xywh[rows & (seq.gt.ids == 20)])[0]
+    assert iou_matrix(box, xywh_to_xyxy(seq.gt.xywh[rows & (seq.gt.ids != 20)])).max() < 0.3
 
 
 def test_forced_absence_also_removes_loose_boxes_on_the_target(pathtrack, tmp_path) -> None:

@@ -1,11 +1,11 @@
 """``reid-follow eval-follow``: the development benchmark of following (issue 10), harsh and broad.
 
 Every sequence with person gt under --data (MOT17-mini's 4-8 frame clips are left out: too short
-to follow anyone), up to --targets people each, every stress condition, every follower on the same
-inputs: each --embedder, the motion-only follower and "follow the enrolled track id" of the
-project's own tracker (a stock tracker's behaviour). Every sequence is run with its own det.txt
-where it has one and with each built-in detector (YOLOX-nano and HOG by default), whose
-detections are computed once and cached as det files under --det-cache. See
+to follow anyone), every person its gt allows (or up to --targets) each, every stress condition,
+every follower on the same inputs: each --embedder, the motion-only follower and "follow the
+enrolled track id" of the project's own tracker (a stock tracker's behaviour). Every sequence is
+run with its own det.txt where it has one and with each built-in detector (YOLOX-nano and HOG by
+default), whose detections are computed once and cached as det files under --det-cache. See
 reid_follow.follow.evaluate for the conditions and metrics.
 
 Writes --out/results.json, --out/table.md, a summary PNG (macro success / wrong-person per
@@ -43,7 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="../shared/data", help="folder holding the sequences (MOTChallenge layout)")
     p.add_argument("--sequences", nargs="+", default=None,
                    help="sequence folders under --data (default: every one with person gt and >= 30 frames)")
-    p.add_argument("--targets", type=int, default=5, help="most target persons per sequence")
+    p.add_argument("--targets", type=int, default=0,
+                   help="most target persons per sequence (default 0: every person its gt allows, see "
+                        "choose_targets; PathTrack has 16)")
     p.add_argument("--conditions", nargs="+", default=None, choices=[c.value for c in Condition],
                    help="stress conditions (default: all)")
     p.add_argument("--embedder", action="append", default=None,
@@ -84,7 +86,7 @@ def main(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if args.quick:
         args.sequences = args.sequences or QUICK["sequences"]
-        args.targets = min(args.targets, QUICK["targets"])
+        args.targets = min(args.targets or QUICK["targets"], QUICK["targets"])
         args.conditions = args.conditions or QUICK["conditions"]
     conditions = [Condition(c) for c in (args.conditions or list(Condition))]
     args.detector = args.detector or list(DETECTORS[:1] if args.quick else DETECTORS)
@@ -117,7 +119,7 @@ def main(args: argparse.Namespace) -> int:
                 print(notes[-1])
                 continue
             cfg_for = _config_for(base_cfg)
-            targets = choose_targets(seq, args.targets)
+            targets = choose_targets(seq, args.targets or len(seq.gt.ids))
             jobs = [(t, c) for t in targets for c in conditions]
             for target, condition in tqdm(jobs, desc=f"{seq.name} [{seq.source}]", unit="run"):
                 sc = build_scenario(seq, target, condition, args.seed)

@@ -51,6 +51,7 @@ from reid_follow.tracking.geometry import coverage_matrix, iou_matrix
 
 MATCH_IOU = 0.5
 PART_COVERAGE = 0.8     # an output this much inside the (hidden) target's box is on its visible part
+ENROLL_APART_IOU = 0.3      # enrollment's own matching threshold (FollowConfig.enroll_min_iou)
 REAPPEAR_GAP = 5
 REACQUIRE_WITHIN = 30
 ABSENCE_FRAMES = 100
@@ -222,7 +223,10 @@ def load_sequence(seq_dir: Path, source: str, detector_spec: str, cache: Path, m
 
 def enrollment_frame(seq: Sequence, target: int) -> int | None:
     """The first frame where the target is fully visible, as a user would pick it: visibility >= 0.9
-    where the gt has it, else at most 10 % of the box covered by nearer people (lower feet)."""
+    where the gt has it, else at most 10 % of the box covered by nearer people (lower feet) and no
+    other person's box overlapping it with IoU >= ENROLL_APART_IOU (a box that would match their
+    detection as well: PathTrack person 20 at frame 26 overlaps person 13 with IoU 0.51, and the
+    enrollment took 13's detection)."""
     rows = np.flatnonzero(seq.gt.ids == target)
     for i in rows[np.argsort(seq.gt.frame[rows])]:
         v = seq.gt.visibility[i]
@@ -234,7 +238,8 @@ def enrollment_frame(seq: Sequence, target: int) -> int | None:
         f = seq.gt.frame[i]
         others = xywh_to_xyxy(seq.gt.xywh[(seq.gt.frame == f) & (seq.gt.ids != target)])
         nearer = others[others[:, 3] > box[0, 3]]
-        if not len(nearer) or coverage_matrix(box, nearer).sum() <= 0.1:
+        if (not len(nearer) or coverage_matrix(box, nearer).sum() <= 0.1) \
+                and (not len(others) or iou_matrix(box, others).max() < ENROLL_APART_IOU):
             return int(f)
     return None
 
