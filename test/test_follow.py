@@ -93,6 +93,18 @@ def test_reacquisition_needs_consecutive_confirmations(hidden_target, frames) ->
     assert first[4] == first[1] + 3, first
 
 
+def test_another_track_becomes_the_target_only_on_a_supported_calibration(hidden_target, frames) -> None:
+    """The target's track dies in the hiding (max_age 3), so its return is another track: adopted
+    with the default reacquire_min_samples, never while the gallery is smaller than asked for."""
+    reacquired = {}
+    for n in (FollowConfig().reacquire_min_samples, 1000):
+        cfg = FollowConfig(reacquire_min_samples=n, tracking=TrackerConfig(max_age=3))
+        follower, outs, m = _run(hidden_target, frames, build_embedder("default"), cfg)
+        assert m["wrong_frames"] == 0
+        reacquired[n] = m["reacquired"]
+    assert reacquired[FollowConfig().reacquire_min_samples] >= 1 and reacquired[1000] == 0, reacquired
+
+
 def test_one_missed_frame_delays_a_confirmation_without_restarting_it(hidden_target, frames) -> None:
     """The returning person's detection is missing in the last frame of their confirmation: with
     reacquire_lapses 1 that frame only does not count (the report comes one frame later); with 0

@@ -89,6 +89,11 @@ class FollowConfig:
            "flickers (OSNet on OTB-Human3: 0.94, 0.48, 0.87, 0.46, 0.97). 1 against 0 (eval-follow): "
            "success +0.001 (default) / +0.008 (OSNet), but OSNet's worst wrong-person cell 0.6 % -> "
            "3.6 % (PathTrack, 1/3 rate): 0 keeps every cell at most 2 %.")
+    reacquire_min_samples: int = param(
+        4, "Another track (not the target's own) can become the target only once the gallery holds "
+           "at least this many samples: an identity score calibrated on fewer is overconfident "
+           "(PathTrack with HOG detections: a background person scored 0.76-0.94 against a 3-sample "
+           "gallery and was adopted). The own track's resume is not affected.")
     resume_threshold: float = param(
         0.5, "The target's own track, when the tracker re-associates it after an occlusion (or after a "
              "crossing), counts as the target with an identity score at least this (and the margin "
@@ -122,6 +127,7 @@ class FollowConfig:
                 raise ConfigError(f"follow.{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("enroll_samples", "enroll_lockon_frames", "lost_after_frames", "gallery_size",
                      "distractor_size", "identity_top_k", "refit_interval", "reacquire_confirmations",
+                     "reacquire_min_samples",
                      "resume_confirmations", "reject_frames"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"follow.{name} must be >= 1, got {getattr(self, name)}")

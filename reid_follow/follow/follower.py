@@ -390,7 +390,8 @@ class TargetFollower:
         runner_up = max((scores[t.track_id] for t in visible if t is not best), default=0.0)
         own_track = best is target
         threshold = cfg.resume_threshold if own_track else cfg.reacquire_threshold
-        if best_score < threshold or preference(best_score, runner_up) < cfg.reacquire_margin:
+        if best_score < threshold or preference(best_score, runner_up) < cfg.reacquire_margin \
+                or (not own_track and len(model.gallery) < cfg.reacquire_min_samples):
             self._lapse(scores)
             return FollowOutput(self.state)
         if not self._confirmed(best, own_track):
