@@ -292,10 +292,9 @@ def test_a_continuously_tracked_target_whose_look_changes_keeps_its_track(mot16_
     edited = [_paste(f, lookalike, sc.target_boxes[i - 1]) if i in changed else f for i, f in enumerate(frames, 1)]
     cfg = FollowConfig()
     follower = TargetFollower(cfg, build_embedder("default"))
-    tracks = []
     outs = follow_frames(follower, edited, mot_detections(sc.detections), sc.enroll_frame, sc.enroll_box,
-                         progress=False, on_frame=lambda i, f, o: tracks.append(o.track_id))
-    own = tracks[changed[0] - 2]
+                         progress=False)
+    own = outs[changed[0] - 2].track_id
     assert own is not None and all(o.box is None for o in outs[changed[0] - 1:changed[-1]])
     back = next(i for i, o in enumerate(outs, 1) if i > changed[-1] and o.box is not None)
     assert back == changed[-1] + cfg.resume_confirmations and outs[back - 1].track_id == own, back

@@ -119,7 +119,7 @@ def main(args: argparse.Namespace) -> int:
                 print(notes[-1])
                 continue
             cfg_for = _config_for(base_cfg)
-            targets = choose_targets(seq, args.targets or len(seq.gt.ids))
+            targets = choose_targets(seq, args.targets or None)
             jobs = [(t, c) for t in targets for c in conditions]
             for target, condition in tqdm(jobs, desc=f"{seq.name} [{seq.source}]", unit="run"):
                 sc = build_scenario(seq, target, condition, args.seed)

@@ -90,10 +90,11 @@ class FollowConfig:
            "success +0.001 (default) / +0.008 (OSNet), but OSNet's worst wrong-person cell 0.6 % -> "
            "3.6 % (PathTrack, 1/3 rate): 0 keeps every cell at most 2 %.")
     reacquire_min_samples: int = param(
-        4, "Another track (not the target's own) can become the target only once the gallery holds "
-           "at least this many samples: an identity score calibrated on fewer is overconfident "
-           "(PathTrack with HOG detections: a background person scored 0.76-0.94 against a 3-sample "
-           "gallery and was adopted). The own track's resume is not affected.")
+        4, "While the target is searched for ('occluded', 'lost'), another track (not the target's "
+           "own) can become the target only once the gallery holds at least this many samples: an "
+           "identity score calibrated on fewer is overconfident (PathTrack with HOG detections: a "
+           "background person scored 0.76-0.94 against a 3-sample gallery and was adopted). The own "
+           "track's resume and a rival taking over while tracking are not affected.")
     resume_threshold: float = param(
         0.5, "The target's own track, when the tracker re-associates it after an occlusion (or after a "
              "crossing), counts as the target with an identity score at least this (and the margin "

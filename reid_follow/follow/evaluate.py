@@ -51,7 +51,8 @@ from reid_follow.tracking.geometry import coverage_matrix, iou_matrix
 
 MATCH_IOU = 0.5
 PART_COVERAGE = 0.8     # an output this much inside the (hidden) target's box is on its visible part
-ENROLL_APART_IOU = 0.3      # enrollment's own matching threshold (FollowConfig.enroll_min_iou)
+TARGET_BOX_IOU = 0.3        # a box at this IoU may be the target's: enrollment's own matching threshold
+                            # (FollowConfig.enroll_min_iou), so a loose box counts
 REAPPEAR_GAP = 5
 REACQUIRE_WITHIN = 30
 ABSENCE_FRAMES = 100
@@ -224,7 +225,7 @@ def load_sequence(seq_dir: Path, source: str, detector_spec: str, cache: Path, m
 def enrollment_frame(seq: Sequence, target: int) -> int | None:
     """The first frame where the target is fully visible, as a user would pick it: visibility >= 0.9
     where the gt has it, else at most 10 % of the box covered by nearer people (lower feet) and no
-    other person's box overlapping it with IoU >= ENROLL_APART_IOU (a box that would match their
+    other person's box overlapping it with IoU >= TARGET_BOX_IOU (a box that would match their
     detection as well: PathTrack person 20 at frame 26 overlaps person 13 with IoU 0.51, and the
     enrollment took 13's detection)."""
     rows = np.flatnonzero(seq.gt.ids == target)
@@ -239,13 +240,13 @@ def enrollment_frame(seq: Sequence, target: int) -> int | None:
         others = xywh_to_xyxy(seq.gt.xywh[(seq.gt.frame == f) & (seq.gt.ids != target)])
         nearer = others[others[:, 3] > box[0, 3]]
         if (not len(nearer) or coverage_matrix(box, nearer).sum() <= 0.1) \
-                and (not len(others) or iou_matrix(box, others).max() < ENROLL_APART_IOU):
+                and (not len(others) or iou_matrix(box, others).max() < TARGET_BOX_IOU):
             return int(f)
     return None
 
 
-def choose_targets(seq: Sequence, count: int, min_height: float = 50.0) -> list[int]:
-    """Up to ``count`` people a robot could be asked to follow: in >= 50 % of the frames, visible in
+def choose_targets(seq: Sequence, count: int | None, min_height: float = 50.0) -> list[int]:
+    """Up to ``count`` (None: all) people a robot could be asked to follow: in >= 50 % of the frames, visible in
     >= 25 %, median height >= ``min_height`` px, fully visible in some frame. The hardest first:
     most frames hidden by natural occlusion, then the longest present."""
     vis = seq.visible_rows()
@@ -349,7 +350,7 @@ def build_scenario(seq: Sequence, target: int, condition: Condition, seed: int =
 
 
 def target_detections(seq: Sequence, target: int, frames: range) -> np.ndarray:
-    """Mask of the detections that are the target's in ``frames``: IoU >= 0.3 (enrollment's own
+    """Mask of the detections that are the target's in ``frames``: IoU >= TARGET_BOX_IOU (enrollment's own
     matching threshold, so a loose box counts) with its gt box, and the target is the annotated
     person the detection overlaps most."""
     det, gt = seq.detections, seq.gt
@@ -361,7 +362,7 @@ def target_detections(seq: Sequence, target: int, frames: range) -> np.ndarray:
             continue
         iou = iou_matrix(xywh_to_xyxy(det.xywh[d]), xywh_to_xyxy(gt.xywh[g]))
         col = int(np.flatnonzero(gt.ids[g] == target)[0])
-        out[d] = (iou[:, col] >= 0.3) & (iou.argmax(axis=1) == col)
+        out[d] = (iou[:, col] >= TARGET_BOX_IOU) & (iou.argmax(axis=1) == col)
     return out
 
 
