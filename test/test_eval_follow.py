@@ -134,6 +134,19 @@ def test_enrollment_frame_is_one_where_the_target_stands_apart(pathtrack, tmp_pa
     assert iou_matrix(box, xywh_to_xyxy(seq.gt.xywh[rows & (seq.gt.ids != 20)])).max() < 0.3
 
 
+def test_enrollment_frame_is_one_where_the_box_is_inside_the_image(pathtrack, tmp_path) -> None:
+    """A person walking in at the image border is half outside it (PathTrack person 15 enters at
+    x = 1 px, where the detector finds a sliver of her): a user enrolls them once they are in."""
+    seq = load_sequence(pathtrack, "gt", "", tmp_path)
+    assert seq.size == (1280, 720)
+    rows = seq.gt.ids == 15
+    first = int(seq.gt.frame[rows].min())
+    assert seq.gt.xywh[rows & (seq.gt.frame == first)][0, 0] < 5           # at the border when it appears
+    e = enrollment_frame(seq, 15)
+    assert e is not None and e > first
+    x1, y1, x2, y2 = xywh_to_xyxy(seq.gt.xywh[rows & (seq.gt.frame == e)])[0]
+    assert x1 >= 0.01 * 1280 and y1 >= 0.01 * 720 and x2 <= 0.99 * 1280 and y2 <= 0.99 * 720
+
 def test_forced_absence_also_removes_loose_boxes_on_the_target(pathtrack, tmp_path) -> None:
     """A detector's loose box around the hidden target (IoU 0.48 < 0.5, overlapping it most) would
     let a follower find the 'absent' person; the forced absence removes it too."""

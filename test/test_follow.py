@@ -252,13 +252,37 @@ def test_a_swap_of_the_targets_track_onto_a_neighbour_is_caught(mot16_05, frames
     assert (follower.gallery.samples @ own.T).max(axis=1).min() > 0.9999
 
 
+def test_a_target_in_front_of_others_learns_and_only_from_its_own_crops(pathtrack, tmp_path) -> None:
+    """PathTrack person 7 walks near the camera (~540 px tall) with people behind overlapping
+    their box in nearly every frame: they are not crossings (FollowConfig.crossing_behind_height),
+    so the gallery fills and the identity score calibrates; with every overlap a crossing it never
+    does. Nothing but the target's own crops enters the gallery."""
+    seq = load_sequence(pathtrack, "gt", "", tmp_path)
+    sc = build_scenario(seq, 7, Condition.BASE)
+    images = list(FrameSource(pathtrack))[: sc.enroll_frame + 30]
+    embedder = build_embedder("default")
+    default = FollowConfig().crossing_behind_height
+    followers = {}
+    for ratio in (default, 0.0):
+        follower = followers[ratio] = TargetFollower(FollowConfig(crossing_behind_height=ratio), embedder)
+        outs = follow_frames(follower, images, mot_detections(sc.detections), sc.enroll_frame, sc.enroll_box,
+                             progress=False)
+        assert score_run(sc, outs + [FollowOutput(State.LOST)] * (len(sc.frames) - len(outs)))["wrong_frames"] == 0
+    learnt, stuck = followers[default], followers[0.0]
+    assert learnt.target.identity.ready and not stuck.target.identity.ready
+    assert len(learnt.gallery) >= FollowConfig().enroll_samples > len(stuck.gallery)
+    own = np.concatenate([embedder.embed(images[i], sc.target_boxes[i][None]) for i in range(len(images))
+                          if np.isfinite(sc.target_boxes[i]).all()])
+    assert (learnt.gallery.samples @ own.T).max(axis=1).min() > 0.9999
+
+
 def test_a_track_that_drifts_onto_someone_else_is_handed_to_the_targets_new_track(mot16_05, frames, lookalike,
                                                                                   tmp_path) -> None:
     """No crossing: from frame 14 the target's own (motion-continued) track shows a stranger, and
     the target appears as a new detection 2.5 widths beside it. No box is reported on the
     stranger, and the new track becomes the target as soon as it has its confirmations: a rival
     is confirmed from its first frame, while the own track is being rejected (not only after it
-    was given up, one frame later)."""
+    was given up, one frame later). Not while the gallery is smaller than reacquire_min_samples."""
     sc = build_scenario(load_sequence(mot16_05, "gt", "", tmp_path), 4, Condition.BASE)
     k = 14                                           # tracking, identity calibrated (enrolled at 5)
     target_crop = _crop(frames[sc.enroll_frame - 1], sc.enroll_box)
@@ -270,14 +294,18 @@ def test_a_track_that_drifts_onto_someone_else_is_handed_to_the_targets_new_trac
             drifted[i], moved[i] = box, box + [2.5 * w, 0, 2.5 * w, 0]     # free space there
     edited = [_paste(f, lookalike, drifted[i]) if i in drifted else f for i, f in enumerate(frames, 1)]
     edited, detections = _with_person(sc, edited, target_crop, moved)
-    cfg = FollowConfig()
-    outs = follow_frames(TargetFollower(cfg, build_embedder("default")), edited, detections,
-                         sc.enroll_frame, sc.enroll_box, progress=False)
-    on = {name: [i for i, o in enumerate(outs, 1) if i in boxes and o.box is not None
-                 and iou_matrix(o.box, boxes[i])[0, 0] >= 0.5] for name, boxes in (("drifted", drifted),
-                                                                                  ("target", moved))}
-    assert outs[k - 2].state == State.TRACKING and outs[k - 2].track_id in outs[k - 1].scores
-    assert not on["drifted"] and on["target"] and on["target"][0] == k + cfg.reacquire_confirmations - 1, on
+    for cfg in (FollowConfig(), FollowConfig(reacquire_min_samples=1000)):
+        outs = follow_frames(TargetFollower(cfg, build_embedder("default")), edited, detections,
+                             sc.enroll_frame, sc.enroll_box, progress=False)
+        on = {name: [i for i, o in enumerate(outs, 1) if i in boxes and o.box is not None
+                     and iou_matrix(o.box, boxes[i])[0, 0] >= 0.5] for name, boxes in (("drifted", drifted),
+                                                                                      ("target", moved))}
+        assert outs[k - 2].state == State.TRACKING and outs[k - 2].track_id in outs[k - 1].scores
+        assert not on["drifted"], on
+        if cfg.reacquire_min_samples > 100:
+            assert not on["target"], on
+        else:
+            assert on["target"] and on["target"][0] == k + cfg.reacquire_confirmations - 1, on
 
 
 def test_a_continuously_tracked_target_whose_look_changes_keeps_its_track(mot16_05, frames, lookalike,

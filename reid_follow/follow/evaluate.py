@@ -52,6 +52,7 @@ from reid_follow.tracking.geometry import coverage_matrix, iou_matrix
 MATCH_IOU = 0.5
 PART_COVERAGE = 0.8     # an output this much inside the (hidden) target's box is on its visible part
 TARGET_BOX_IOU = 0.3        # a box at this IoU may be the target's: enrollment's own matching threshold
+BORDER_MARGIN = 0.01        # an enrollment box this close to the image border (share of its side) is cut by it
                             # (FollowConfig.enroll_min_iou), so a loose box counts
 REAPPEAR_GAP = 5
 REACQUIRE_WITHIN = 30
@@ -118,6 +119,7 @@ class Sequence:
     detections: MotRows
     source: str                   # 'det.txt' or the detector's name
     full_gt: bool                 # every person annotated (False: only the target, as in OTB)
+    size: tuple[int, int]         # (width, height) of the images
     min_visibility: float = 0.3
 
     def visible_rows(self) -> np.ndarray:
@@ -218,24 +220,32 @@ def load_sequence(seq_dir: Path, source: str, detector_spec: str, cache: Path, m
     else:
         det, label = cached_detections(seq_dir, detector_spec, cache, progress), Path(
             detector_spec.removeprefix("onnx:")).stem
-    return Sequence(seq_dir.name, seq_dir, n, FrameSource(seq_dir).fps, gt, det, label,
-                    full_gt=len(np.unique(gt.ids)) > 1, min_visibility=min_visibility)
+    frames = FrameSource(seq_dir)
+    height, width = next(iter(frames)).shape[:2]
+    return Sequence(seq_dir.name, seq_dir, n, frames.fps, gt, det, label,
+                    full_gt=len(np.unique(gt.ids)) > 1, size=(width, height), min_visibility=min_visibility)
 
 
 def enrollment_frame(seq: Sequence, target: int) -> int | None:
-    """The first frame where the target is fully visible, as a user would pick it: visibility >= 0.9
-    where the gt has it, else at most 10 % of the box covered by nearer people (lower feet) and no
-    other person's box overlapping it with IoU >= TARGET_BOX_IOU (a box that would match their
-    detection as well: PathTrack person 20 at frame 26 overlaps person 13 with IoU 0.51, and the
-    enrollment took 13's detection)."""
+    """The first frame where the target is fully visible, as a user would pick it: the box inside
+    the image (at least BORDER_MARGIN of each side from its edges: PathTrack persons 15 and 16
+    walk in at x = 1 px, half outside, where the detector finds a sliver of them), and visibility
+    >= 0.9 where the gt has it, else at most 10 % of the box covered by nearer people (lower feet)
+    and no other person's box overlapping it with IoU >= TARGET_BOX_IOU (a box that would match
+    their detection as well: PathTrack person 20 at frame 26 overlaps person 13 with IoU 0.51, and
+    the enrollment took 13's detection)."""
+    width, height = seq.size
+    margin = BORDER_MARGIN * np.array([width, height])
     rows = np.flatnonzero(seq.gt.ids == target)
     for i in rows[np.argsort(seq.gt.frame[rows])]:
+        box = xywh_to_xyxy(seq.gt.xywh[i])
+        if (box[0, :2] < margin).any() or (box[0, 2:] > np.array([width, height]) - margin).any():
+            continue
         v = seq.gt.visibility[i]
         if v >= 0:
             if v >= 0.9:
                 return int(seq.gt.frame[i])
             continue
-        box = xywh_to_xyxy(seq.gt.xywh[i])
         f = seq.gt.frame[i]
         others = xywh_to_xyxy(seq.gt.xywh[(seq.gt.frame == f) & (seq.gt.ids != target)])
         nearer = others[others[:, 3] > box[0, 3]]

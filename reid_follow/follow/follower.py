@@ -8,9 +8,9 @@ target is one of its tracks, and every identity decision uses one calibrated sco
 * ``enrolling``: a person was picked; the first trustworthy samples fill the gallery.
 * ``tracking``: the target's track is matched this frame (or coasted for at most
   ``coast_frames`` frames and ``coast_max_s`` seconds, reported as ``predicted``). The gallery and the distractor bank learn
-  only from unambiguous frames; while the target's box overlaps another person's (a crossing)
-  nothing is learnt, and when they separate the follower verifies which of them is the target
-  before it reports again. A track that stops looking like the target is dropped.
+  only from unambiguous frames; while the target's box overlaps another person's (a crossing;
+  not someone clearly behind the target, see ``crossing_behind_height``) nothing is learnt, and
+  when they separate the follower verifies which of them is the target before it reports again. A track that stops looking like the target is dropped.
 * ``occluded``: the target is not seen (fewer than ``lost_after_frames`` frames).
 * ``lost``: longer. No box is reported in either state, however long it lasts. A track becomes
   the target again only after confirmations: frames with a high identity score, a margin over
@@ -60,6 +60,12 @@ def preference(p_best: float, p_other: float) -> float:
     a, b = (min(max(p, 1e-9), 1 - 1e-9) for p in (p_best, p_other))
     odds_a, odds_b = a / (1 - a), b / (1 - b)
     return odds_a / (odds_a + odds_b)
+
+
+def _behind(other: np.ndarray, box: np.ndarray, height_ratio: float) -> bool:
+    """``other`` (xyxy) is clearly behind the person at ``box``: at most ``height_ratio`` of its height,
+    with feet higher in the image (see FollowConfig.crossing_behind_height)."""
+    return other[3] - other[1] <= height_ratio * (box[3] - box[1]) and other[3] < box[3]
 
 
 def _last_seen(box: np.ndarray, stamp: float) -> LastSeen:
@@ -239,7 +245,8 @@ class TargetFollower:
         box = boxes[target.detection]
         overlap = iou_matrix(box, boxes)[0]
         partners = {t.track_id for t in self.tracker.tracks if t is not target and t.detection >= 0
-                    and overlap[t.detection] >= cfg.crossing_iou}
+                    and overlap[t.detection] >= cfg.crossing_iou
+                    and not _behind(boxes[t.detection], box, cfg.crossing_behind_height)}
         if partners:
             model.crossing |= partners
         elif model.crossing:
@@ -280,8 +287,11 @@ class TargetFollower:
         may have drifted onto someone else without a crossing (a loose box, a missed frame) while
         the person got a new track. Its frames are rejected (no box) while the rival is confirmed
         like any candidate (reacquire_confirmations, counted from the first such frame, also while
-        the own track is rejected for its own low score); it then becomes the target's track."""
+        the own track is rejected for its own low score); it then becomes the target's track.
+        Like any other track's adoption, only once the gallery holds reacquire_min_samples."""
         cfg = self.cfg
+        if len(self.target.gallery) < cfg.reacquire_min_samples:
+            return None
         others = [t for t in self.tracker.tracks if t is not own and t.detection >= 0
                   and scores.get(t.track_id, 0.0) >= cfg.reacquire_threshold]
         others = [t for t in self._plausible(others, boxes, stamp)
