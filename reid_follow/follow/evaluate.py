@@ -52,8 +52,8 @@ from reid_follow.tracking.geometry import coverage_matrix, iou_matrix
 MATCH_IOU = 0.5
 PART_COVERAGE = 0.8     # an output this much inside the (hidden) target's box is on its visible part
 TARGET_BOX_IOU = 0.3        # a box at this IoU may be the target's: enrollment's own matching threshold
-BORDER_MARGIN = 0.01        # an enrollment box this close to the image border (share of its side) is cut by it
                             # (FollowConfig.enroll_min_iou), so a loose box counts
+BORDER_MARGIN = 0.01        # an enrollment box this close to the image border (share of its side) is cut by it
 REAPPEAR_GAP = 5
 REACQUIRE_WITHIN = 30
 ABSENCE_FRAMES = 100

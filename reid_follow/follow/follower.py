@@ -10,7 +10,8 @@ target is one of its tracks, and every identity decision uses one calibrated sco
   ``coast_frames`` frames and ``coast_max_s`` seconds, reported as ``predicted``). The gallery and the distractor bank learn
   only from unambiguous frames; while the target's box overlaps another person's (a crossing;
   not someone clearly behind the target, see ``crossing_behind_height``) nothing is learnt, and
-  when they separate the follower verifies which of them is the target before it reports again. A track that stops looking like the target is dropped.
+  when they separate the follower verifies which of them is the target before it reports again.
+  A track that stops looking like the target is dropped.
 * ``occluded``: the target is not seen (fewer than ``lost_after_frames`` frames).
 * ``lost``: longer. No box is reported in either state, however long it lasts. A track becomes
   the target again only after confirmations: frames with a high identity score, a margin over
