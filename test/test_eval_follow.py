@@ -147,6 +147,7 @@ def test_enrollment_frame_is_one_where_the_box_is_inside_the_image(pathtrack, tm
     x1, y1, x2, y2 = xywh_to_xyxy(seq.gt.xywh[rows & (seq.gt.frame == e)])[0]
     assert x1 >= 0.01 * 1280 and y1 >= 0.01 * 720 and x2 <= 0.99 * 1280 and y2 <= 0.99 * 720
 
+
 def test_forced_absence_also_removes_loose_boxes_on_the_target(pathtrack, tmp_path) -> None:
     """A detector's loose box around the hidden target (IoU 0.48 < 0.5, overlapping it most) would
     let a follower find the 'absent' person; the forced absence removes it too."""

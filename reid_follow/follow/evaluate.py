@@ -234,12 +234,12 @@ def enrollment_frame(seq: Sequence, target: int) -> int | None:
     and no other person's box overlapping it with IoU >= TARGET_BOX_IOU (a box that would match
     their detection as well: PathTrack person 20 at frame 26 overlaps person 13 with IoU 0.51, and
     the enrollment took 13's detection)."""
-    width, height = seq.size
-    margin = BORDER_MARGIN * np.array([width, height])
+    size = np.array(seq.size, dtype=float)
+    margin = BORDER_MARGIN * size
     rows = np.flatnonzero(seq.gt.ids == target)
     for i in rows[np.argsort(seq.gt.frame[rows])]:
         box = xywh_to_xyxy(seq.gt.xywh[i])
-        if (box[0, :2] < margin).any() or (box[0, 2:] > np.array([width, height]) - margin).any():
+        if (box[0, :2] < margin).any() or (box[0, 2:] > size - margin).any():
             continue
         v = seq.gt.visibility[i]
         if v >= 0:

@@ -291,13 +291,17 @@ class TargetFollower:
         the own track is rejected for its own low score); it then becomes the target's track.
         Like any other track's adoption, only once the gallery holds reacquire_min_samples."""
         cfg = self.cfg
-        if len(self.target.gallery) < cfg.reacquire_min_samples:
+        if not self._may_adopt():
             return None
         others = [t for t in self.tracker.tracks if t is not own and t.detection >= 0
                   and scores.get(t.track_id, 0.0) >= cfg.reacquire_threshold]
         others = [t for t in self._plausible(others, boxes, stamp)
                   if preference(scores[t.track_id], score) >= cfg.reacquire_margin]
         return max(others, key=lambda t: scores[t.track_id], default=None)
+
+    def _may_adopt(self) -> bool:
+        """Another track than the own may become the target's: the gallery holds reacquire_min_samples."""
+        return len(self.target.gallery) >= self.cfg.reacquire_min_samples
 
     def _looks_like_target(self, track: Track) -> bool:
         """Before the identity score is calibrated: a crop nearer a distractor than the target's
@@ -402,7 +406,7 @@ class TargetFollower:
         own_track = best is target
         threshold = cfg.resume_threshold if own_track else cfg.reacquire_threshold
         if best_score < threshold or preference(best_score, runner_up) < cfg.reacquire_margin \
-                or (not own_track and len(model.gallery) < cfg.reacquire_min_samples):
+                or (not own_track and not self._may_adopt()):
             self._lapse(scores)
             return FollowOutput(self.state)
         if not self._confirmed(best, own_track):
