@@ -122,7 +122,7 @@ def fit_xqda(x: np.ndarray, pids: np.ndarray, cams: np.ndarray, reg: float = XQD
     and in it the metric ``inv(S_I) - inv(S_E)`` factored as ``L L^T``.
 
     Solved in the span of the (centred) training rows: orthogonal to it both covariances are
-    ``reg * I`` and 0, so no direction there passes the > 1 test, and a 4230-d descriptor with 632
+    ``reg * I`` and 0, so no direction there passes the > 1 test, and a 3750-d descriptor with 632
     training crops costs a 632-d problem."""
     lam, u = np.linalg.eigh(x @ x.T)
     keep = lam > lam.max() * 1e-10
