@@ -9,7 +9,6 @@ import pytest
 
 from reid_follow.bench.reid import evaluate_split, load_dataset
 from reid_follow.reid import build_embedder
-from reid_follow.reid import lomo
 from reid_follow.reid.lomo import BLOCK_SIZES, CROP_SIZE, LomoEmbedder
 
 BOXES = np.array([[100, 120, 160, 300], [300, 100, 380, 330], [500, 150, 560, 320], [20, 40, 70, 200]],
@@ -151,7 +150,8 @@ def test_the_background_is_suppressed(shared_data: Path, shared_models: Path, mo
 
     with_surround = ranking(emb.embed)
     with_border = ranking(lambda frame, rows: emb.describe(crop_boxes_uint8(frame, rows, CROP_SIZE).copy()))
-    monkeypatch.setattr(lomo, "_foreground_weights", lambda hsv, centre, surround: np.ones(hsv.shape))
+    monkeypatch.setattr("reid_follow.reid.lomo._foreground_weights",
+                        lambda hsv, centre, surround: np.ones(hsv.shape))
     centre_only = ranking(emb.embed)
     assert with_surround > centre_only + 0.005 and with_border > centre_only + 0.005, \
         (with_surround, with_border, centre_only)
