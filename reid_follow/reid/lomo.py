@@ -145,12 +145,17 @@ def _surround_histograms(frame_bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray
                              np.stack([b[:, 2], b[:, 1], b[:, 2] + side, b[:, 3]], axis=1)])
     strips = np.clip(strips, 0.0, [fw, fh, fw, fh])
     inside = (strips[:, 2] - strips[:, 0] >= 1) & (strips[:, 3] - strips[:, 1] >= 1)
-    hist = np.zeros((n, HSV_SIZE))
-    if inside.any():
-        bins = _hsv_bins(crop_boxes_uint8(frame, strips[inside], SURROUND_SIZE))
-        owner = np.flatnonzero(inside) % n
-        hist = np.bincount((bins.reshape(len(bins), -1) + owner[:, None] * HSV_SIZE).ravel(),
-                           minlength=n * HSV_SIZE).reshape(n, HSV_SIZE).astype(np.float64)
+    if not inside.any():
+        return np.zeros((n, HSV_SIZE))
+    bins = _hsv_bins(crop_boxes_uint8(frame, strips[inside], SURROUND_SIZE))
+    return _colour_histograms(bins, np.flatnonzero(inside) % n, n)
+
+
+def _colour_histograms(bins: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """(n, HSV_SIZE) histograms (sum 1; a zero row for an owner with no pixels) of the HSV bins of
+    ``bins`` (M, ...) pooled by ``owner`` (M,) in [0, n): one ``np.bincount`` for all of them."""
+    hist = np.bincount((bins.reshape(len(bins), -1) + owner[:, None] * HSV_SIZE).ravel(),
+                       minlength=n * HSV_SIZE).reshape(n, HSV_SIZE).astype(np.float64)
     total = hist.sum(axis=1, keepdims=True)
     return np.divide(hist, total, out=np.zeros_like(hist), where=total > 0)
 
@@ -172,11 +177,8 @@ def _border_histograms(hsv: np.ndarray) -> np.ndarray:
     """(N, HSV_SIZE) HSV histogram (sum 1) of each crop's BORDER outermost columns left and right:
     the background of a crop whose surround in the frame is unknown (a dataset image, a box at the
     frame's edge)."""
-    n = len(hsv)
-    edge = np.concatenate([hsv[:, :, :BORDER], hsv[:, :, -BORDER:]], axis=2).reshape(n, -1)
-    hist = np.bincount((edge + np.arange(n)[:, None] * HSV_SIZE).ravel(),
-                       minlength=n * HSV_SIZE).reshape(n, HSV_SIZE).astype(np.float64)
-    return hist / hist.sum(axis=1, keepdims=True)
+    edge = np.concatenate([hsv[:, :, :BORDER], hsv[:, :, -BORDER:]], axis=2)
+    return _colour_histograms(edge, np.arange(len(hsv)), len(hsv))
 
 
 class LomoEmbedder:
@@ -220,8 +222,13 @@ class LomoEmbedder:
                                                       _siltp_codes(crops_bgr))):
             np.add(base, b + off, out=out)
         weights = np.broadcast_to(self._weight, (n, h, w))
-        own = _border_histograms(hsv)                                  # no scene beside: the crop's own edges
-        surround = own if surround is None else np.where((surround.sum(axis=1) > 0)[:, None], surround, own)
+        if surround is None:                                           # no scene beside: the crop's own edges
+            surround = _border_histograms(hsv)
+        else:
+            missing = surround.sum(axis=1) == 0
+            if missing.any():
+                surround = surround.copy()
+                surround[missing] = _border_histograms(hsv[missing])
         weights = weights * _foreground_weights(hsv, self._weight, surround)
         weights = np.broadcast_to(weights, index.shape).ravel()
         hist = np.bincount(index.ravel(), weights, minlength=n * cells_x * cells_y * BINS)
