@@ -107,28 +107,50 @@ def test_another_track_becomes_the_target_only_on_a_supported_calibration(hidden
 
 def test_one_missed_frame_delays_a_confirmation_without_restarting_it(hidden_target, frames) -> None:
     """The returning person's detection is missing in the last frame of their confirmation: with
-    reacquire_lapses 1 that frame only does not count (the report comes one frame later); with 0
-    the streak starts again and the report comes later (or not at all in this clip)."""
+    reacquire_unseen_frames 1 (or reacquire_lapses 1) that frame only does not count (the report
+    comes one frame later); with both 0 the streak starts again and the report comes later (or not
+    at all in this clip)."""
     sc = hidden_target
     det = mot_detections(sc.detections)
 
-    def first_report(lapses: int, drop: int | None = None) -> int:
+    def first_report(lapses: int, unseen: int, drop: int | None = None) -> int:
         def detections(i: int, img: np.ndarray):
             boxes, scores = det(i, img)
             if i == drop:
                 keep = iou_matrix(sc.target_boxes[i - 1], boxes)[0] < 0.9
                 boxes, scores = boxes[keep], scores[keep]
             return boxes, scores
-        cfg = FollowConfig(reacquire_lapses=lapses, tracking=TrackerConfig(max_age=3))
+        cfg = FollowConfig(reacquire_lapses=lapses, reacquire_unseen_frames=unseen,
+                           tracking=TrackerConfig(max_age=3))
         outs = follow_frames(TargetFollower(cfg, build_embedder("default")), frames, detections, sc.enroll_frame,
                              sc.enroll_box, progress=False)
         assert score_run(sc, outs)["wrong_frames"] == 0
         return next((i for i, o in enumerate(outs, 1) if i > sc.hidden[1] and o.box is not None), len(outs) + 1)
 
-    undisturbed = first_report(1)
+    undisturbed = first_report(0, 0)
+    assert first_report(1, 1) == undisturbed
     drop = undisturbed - 1                                      # the last frame before the report
-    assert first_report(1, drop) == undisturbed + 1
-    assert first_report(0, drop) > undisturbed + 1
+    assert first_report(0, 1, drop) == undisturbed + 1
+    assert first_report(1, 0, drop) == undisturbed + 1
+    assert first_report(0, 0, drop) > undisturbed + 1
+
+
+def test_a_target_returning_with_weak_flickering_detections_is_reacquired(mot16_05, frames, tmp_path) -> None:
+    """MOT16-05's own DPM detections: person 14 comes back after 16 frames out of view with
+    detections scoring 0.38-0.49 (below tracking.high_score, so they start no track) in every
+    other frame. Searching, the follower lets them start tracks (search_weak_detections) and
+    carries the confirmation across the frames without a detection, where the candidate's
+    tentative track dies and a new one starts (reacquire_unseen_frames): re-acquired, no wrong
+    frame. Without either it is never found."""
+    seq = load_sequence(mot16_05, "det.txt", "", tmp_path)
+    sc = build_scenario(seq, 14, Condition.BASE)
+    got = {}
+    for weak, unseen in ((True, 1), (False, 1), (True, 0)):
+        cfg = FollowConfig(search_weak_detections=weak, reacquire_unseen_frames=unseen)
+        _, _, m = _run(sc, frames, build_embedder("default"), cfg)
+        assert m["wrong_frames"] == 0 and m["reappearances"] == 1
+        got[weak, unseen] = m["reacquired"]
+    assert got == {(True, 1): 1, (False, 1): 0, (True, 0): 0}, got
 
 
 def _paste(frame: np.ndarray, crop: np.ndarray, box: np.ndarray) -> np.ndarray:

@@ -147,7 +147,7 @@ def _person(seq, gid: int):
 def test_weak_detection_keeps_the_track_alive(mot16_05) -> None:
     """A person's detection drops to a low score for 6 frames (occlusion): the second stage keeps
     the same track on it; with the weak boxes below low_score the track is lost instead. A weak box
-    where no track is never starts one."""
+    where no track is starts one only when asked (start_weak, the follower's search)."""
     frames = _person(mot16_05, 1)
     runs = {}
     for weak in (0.3, 0.05):
@@ -163,6 +163,9 @@ def test_weak_detection_keeps_the_track_alive(mot16_05) -> None:
     assert all(ids == [] for ids in runs[0.05][6:12])                 # ignored: no match
     tracker = MultiTracker(TrackerConfig(gmc=False, min_hits=1))
     assert tracker.update(frames[0][0][:1], scores=np.array([0.3])) == []
+    assert tracker.update(frames[0][0][:1], scores=np.array([0.05]), start_weak=True) == []   # below low_score
+    (w,) = MultiTracker(TrackerConfig(gmc=False)).update(frames[0][0][:1], scores=np.array([0.3]), start_weak=True)
+    assert w.detection == 0 and w.status == TENTATIVE
     (t,) = tracker.update(frames[0][0][:1], scores=np.array([0.9]))
     (t,) = tracker.update(frames[1][0][:1] + 1.0, scores=np.array([0.3]))
     assert t.detection == 0 and t.score == pytest.approx(0.3) and t.status == CONFIRMED

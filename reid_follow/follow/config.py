@@ -97,12 +97,24 @@ class FollowConfig:
            "flickers (OSNet on OTB-Human3: 0.94, 0.48, 0.87, 0.46, 0.97). 1 against 0 (eval-follow): "
            "success +0.001 (default) / +0.008 (OSNet), but OSNet's worst wrong-person cell 0.6 % -> "
            "3.6 % (PathTrack, 1/3 rate): 0 keeps every cell at most 2 %.")
+    reacquire_unseen_frames: int = param(
+        1, "A confirmation also survives this many frames in a row where its candidate is not detected "
+           "at all (no detection on its track; no other track qualifies); they do not count either, "
+           "and the candidate may come back as a new track where it last agreed (IoU >= "
+           "enroll_min_iou): a detector that finds a returning person only every other frame "
+           "(MOT16-05's DPM) starts a new, tentative track each time. 0 = every frame must agree.")
     reacquire_min_samples: int = param(
         4, "Another track (not the target's own) can become the target, found while the target is "
            "searched for ('occluded', 'lost') or as a rival while tracking, only once the gallery "
            "holds at least this many samples: an identity score calibrated on fewer is overconfident "
            "(PathTrack with HOG detections: a background person scored 0.76-0.94 against a 3-sample "
            "gallery and was adopted). The own track's resume is not affected.")
+    search_weak_detections: bool = param(
+        True, "While the target is searched for ('occluded', 'lost'), a weak detection (score in "
+              "[tracking.low_score, tracking.high_score)) that no track takes starts a track too, so a "
+              "returning target the detector is unsure of can be scored and confirmed like anyone "
+              "(MOT16-05's DPM detections of returning people score 0.38-0.49). Tracking itself keeps "
+              "the two-stage rule: weak detections only continue tracks.")
     resume_threshold: float = param(
         0.5, "The target's own track, when the tracker re-associates it after an occlusion (or after a "
              "crossing), counts as the target with an identity score at least this (and the margin "
@@ -145,8 +157,9 @@ class FollowConfig:
             raise ConfigError("follow.enroll_samples must not exceed follow.gallery_size")
         if not 0.0 <= self.gallery_min_distance < 1.0:
             raise ConfigError("follow.gallery_min_distance must be in [0, 1)")
-        if self.reacquire_lapses < 0:
-            raise ConfigError(f"follow.reacquire_lapses must be >= 0, got {self.reacquire_lapses}")
+        for name in ("reacquire_lapses", "reacquire_unseen_frames"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"follow.{name} must be >= 0, got {getattr(self, name)}")
         if self.coast_frames < 0 or self.coast_max_s < 0 or self.max_speed <= 0:
             raise ConfigError("follow.coast_frames and follow.coast_max_s must be >= 0 and follow.max_speed > 0")
         self.tracking.validate()

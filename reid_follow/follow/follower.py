@@ -124,13 +124,15 @@ class TargetFollower:
         target = self.tracker.get(model.track_id)
         # Every visible person is a candidate while searching, and every person involved in a
         # crossing must be scored when it ends.
-        embed_all = len(model.gallery) > 0 and (self.state in (State.OCCLUDED, State.LOST) or bool(model.crossing)
-                                                or model.lockon)
+        searching = len(model.gallery) > 0 and self.state in (State.OCCLUDED, State.LOST)
+        embed_all = searching or (len(model.gallery) > 0 and (bool(model.crossing) or model.lockon))
         tracks = self.tracker.update(boxes, obs.frame, embed, focus=target.box if target is not None else None,
-                                     embed_all=embed_all, scores=scores)
-        if model.last_seen is not None and obs.frame is not None and self.cfg.tracking.gmc \
-                and self.tracker.last_warp is not None:
-            model.last_seen.warp(self.tracker.last_warp)
+                                     embed_all=embed_all, scores=scores,
+                                     start_weak=searching and self.cfg.search_weak_detections)
+        if obs.frame is not None and self.cfg.tracking.gmc and self.tracker.last_warp is not None:
+            for seen in (model.last_seen, model.candidate.seen if model.candidate is not None else None):
+                if seen is not None:
+                    seen.warp(self.tracker.last_warp)
         if embed is not None:
             self._embed_unembedded(tracks, embed)
         track_scores = self._score_tracks(tracks)
@@ -265,7 +267,7 @@ class TargetFollower:
         score = scores.get(target.track_id)
         rival = None if score is None or score >= cfg.reacquire_threshold else \
             self._rival(target, score, boxes, stamp, scores)
-        if rival is not None and self._confirmed(rival, own_track=False):
+        if rival is not None and self._confirmed(rival, False, stamp):
             return self._resume(rival, boxes, stamp, scores)
         if rival is None:
             self._lapse(scores)
@@ -385,7 +387,7 @@ class TargetFollower:
             if own is None and not model.identity.ready and self._looks_like_target(target):
                 # Uncalibrated: the tracker's association decides, confirmed like any resume
                 # (without an embedder there is nothing to confirm with: motion alone).
-                if self.embedder is None or self._confirmed(target, own_track=True):
+                if self.embedder is None or self._confirmed(target, True, stamp):
                     return self._resume(target, boxes, stamp, scores)
                 return FollowOutput(self.state)
             if own is not None and own < cfg.reject_threshold:
@@ -409,7 +411,7 @@ class TargetFollower:
                 or (not own_track and not self._may_adopt()):
             self._lapse(scores)
             return FollowOutput(self.state)
-        if not self._confirmed(best, own_track):
+        if not self._confirmed(best, own_track, stamp):
             return FollowOutput(self.state)
         return self._resume(best, boxes, stamp, scores)
 
@@ -426,7 +428,7 @@ class TargetFollower:
         if best is None:
             self._lapse(scores)
             return FollowOutput(self.state)
-        if not self._confirmed(best, best is target):
+        if not self._confirmed(best, best is target, stamp):
             return FollowOutput(self.state)
         return self._resume(best, boxes, stamp, scores)
 
@@ -438,23 +440,40 @@ class TargetFollower:
         gate = last.plausible(boxes[[t.detection for t in tracks]], stamp, self.cfg.max_speed)
         return [t for t, ok in zip(tracks, gate) if ok]
 
-    def _confirmed(self, best: Track, own_track: bool) -> bool:
+    def _confirmed(self, best: Track, own_track: bool, stamp: float) -> bool:
         """Count one more agreeing frame for ``best``; True once it has the confirmations it needs."""
         model, cfg = self.target, self.cfg
-        if model.candidate is not None and model.candidate.track_id == best.track_id:
-            model.candidate.streak += 1
-            model.candidate.lapses = 0
+        candidate = model.candidate
+        seen = _last_seen(best.box, stamp)
+        if candidate is not None and (candidate.track_id == best.track_id or self._returns(candidate, best, stamp)):
+            candidate.track_id = best.track_id
+            candidate.seen = seen
+            candidate.streak += 1
+            candidate.lapses = candidate.unseen = 0
         else:
-            model.candidate = Candidate(best.track_id)
+            model.candidate = Candidate(best.track_id, seen)
         return model.candidate.streak >= (cfg.resume_confirmations if own_track else cfg.reacquire_confirmations)
 
+    def _returns(self, candidate: Candidate, track: Track, stamp: float) -> bool:
+        """``track`` is the candidate come back after frames without a detection: the candidate's own
+        track is not matched now (a tentative track dies at its first miss) and ``track`` is where
+        motion allows since the candidate last agreed (the gate of every switch, max_speed)."""
+        own = self.tracker.get(candidate.track_id)
+        return candidate.unseen > 0 and (own is None or own.detection < 0) \
+            and bool(candidate.seen.plausible(track.box[None], stamp, self.cfg.max_speed)[0])
+
     def _lapse(self, scores: dict[int, float]) -> None:
-        """A frame where no track qualifies: the candidate survives it while it has lapsed fewer
-        than ``reacquire_lapses`` frames in a row and is not rejected (scored this frame: at least
+        """A frame where no track qualifies: the candidate survives it while it was not detected for
+        at most ``reacquire_unseen_frames`` frames, or while it has lapsed fewer than
+        ``reacquire_lapses`` frames in a row and is not rejected (scored this frame: at least
         ``reject_threshold``); otherwise the confirmation starts again."""
         model, cfg = self.target, self.cfg
         candidate = model.candidate
         if candidate is None:
+            return
+        track = self.tracker.get(candidate.track_id)
+        if (track is None or track.detection < 0) and candidate.unseen < cfg.reacquire_unseen_frames:
+            candidate.unseen += 1
             return
         score = scores.get(candidate.track_id)
         if candidate.lapses < cfg.reacquire_lapses and (score is None or score >= cfg.reject_threshold):

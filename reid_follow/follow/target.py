@@ -17,16 +17,6 @@ from reid_follow.follow.identity import IdentityScore
 
 
 @dataclass
-class Candidate:
-    """A track being confirmed as the target: agreeing frames so far, and the frames in a row since
-    the last one (see FollowConfig.reacquire_lapses)."""
-
-    track_id: int
-    streak: int = 1
-    lapses: int = 0
-
-
-@dataclass
 class LastSeen:
     """Where the target was last seen (box centre and size, px, moved with the camera) and when (s)."""
 
@@ -52,6 +42,21 @@ class LastSeen:
         centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
         radius = self.height * (1.0 + max_speed * max(stamp - self.stamp, 0.0))
         return np.linalg.norm(centres - self.centre, axis=1) <= radius
+
+
+@dataclass
+class Candidate:
+    """A track being confirmed as the target: agreeing frames so far, where it was in the last of
+    them, and the frames in a row since then where it disagreed (``lapses``, see
+    FollowConfig.reacquire_lapses) or was not detected at all (``unseen``, see
+    FollowConfig.reacquire_unseen_frames)."""
+
+    track_id: int
+    seen: LastSeen
+    streak: int = 1
+    lapses: int = 0
+    unseen: int = 0
+
 
 
 class TargetModel:

@@ -27,8 +27,9 @@ class TrackerConfig:
              "motion and appearance, and may start new tracks (detector scores in [0, 1]).")
     low_score: float = param(
         0.1, "Detections scoring in [low_score, high_score) are matched, on motion only, to the tracks "
-             "the first stage left unmatched and never start a track (a weak detection of an occluded "
-             "person keeps its track); lower scores are ignored.")
+             "the first stage left unmatched and start no track (a weak detection of an occluded "
+             "person keeps its track; see follow.search_weak_detections for the exception); lower "
+             "scores are ignored.")
     low_max_cost: float = param(
         0.5, "Largest motion cost (1 - buffered IoU) accepted in the second, low-score stage: stricter "
              "than max_cost because a weak detection has no appearance check.")

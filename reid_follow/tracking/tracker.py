@@ -210,13 +210,16 @@ class MultiTracker:
 
     def update(self, boxes: np.ndarray, frame: np.ndarray | None = None, embed: EmbedFn | None = None,
                focus: np.ndarray | None = None, embed_all: bool = False,
-               scores: np.ndarray | None = None) -> list[Track]:
+               scores: np.ndarray | None = None, start_weak: bool = False) -> list[Track]:
         """Associate this frame's detections (xyxy) with the tracks; returns the live tracks.
 
         ``embed`` (optional) returns embeddings for the detection indices it is given; without it
         association is motion only. ``focus``/``embed_all`` steer which detections get embedded.
         ``scores`` (optional, one per box, in [0, 1]) turns on the two-stage association; without
-        them every box is a confident detection. ``Track.detection`` indexes ``boxes``.
+        them every box is a confident detection. ``start_weak``: a weak detection left unmatched
+        starts a (tentative) track too, as a confident one does; the follower asks for it while it
+        searches for its target, whose returning detection may be weak. ``Track.detection`` indexes
+        ``boxes``.
         """
         cfg = self.cfg
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -236,8 +239,11 @@ class MultiTracker:
         matches, unmatched_tracks, new = self._associate(all_tracks, predicted, boxes, high, det_emb,
                                                          cfg.max_cost)
         # Second stage: the weak detections, on motion only, for the tracks the first one left.
-        matches += self._associate(np.array(unmatched_tracks, dtype=int), predicted, boxes, low,
-                                   [None] * len(boxes), cfg.low_max_cost)[0]
+        weak, _, unmatched_weak = self._associate(np.array(unmatched_tracks, dtype=int), predicted, boxes,
+                                                  low, [None] * len(boxes), cfg.low_max_cost)
+        matches += weak
+        if start_weak:
+            new += unmatched_weak
         if matches:
             ti_, di_ = np.array(matches).T
             match_iou = iou_matrix(predicted[ti_], boxes[di_]).diagonal()
