@@ -100,9 +100,10 @@ class FollowConfig:
     reacquire_unseen_frames: int = param(
         1, "A confirmation also survives this many frames in a row where its candidate is not detected "
            "at all (no detection on its track; no other track qualifies); they do not count either, "
-           "and the candidate may come back as a new track where it last agreed (IoU >= "
-           "enroll_min_iou): a detector that finds a returning person only every other frame "
-           "(MOT16-05's DPM) starts a new, tentative track each time. 0 = every frame must agree.")
+           "and the candidate may come back as a new track where motion allows since it last agreed "
+           "(the max_speed gate): a detector that finds a returning person only every other frame "
+           "(MOT16-05's DPM) starts a new, tentative track each time, which dies at its first miss. "
+           "0 = such a frame restarts the confirmation (unless reacquire_lapses allows it).")
     reacquire_min_samples: int = param(
         4, "Another track (not the target's own) can become the target, found while the target is "
            "searched for ('occluded', 'lost') or as a rival while tracking, only once the gallery "

@@ -58,7 +58,6 @@ class Candidate:
     unseen: int = 0
 
 
-
 class TargetModel:
     """The enrolled person's appearance model and the follower's per-target counters."""
 
