@@ -124,8 +124,9 @@ class TargetFollower:
         target = self.tracker.get(model.track_id)
         # Every visible person is a candidate while searching, and every person involved in a
         # crossing must be scored when it ends.
-        searching = len(model.gallery) > 0 and self.state in (State.OCCLUDED, State.LOST)
-        embed_all = searching or (len(model.gallery) > 0 and (bool(model.crossing) or model.lockon))
+        known = len(model.gallery) > 0
+        searching = known and self.state in (State.OCCLUDED, State.LOST)
+        embed_all = searching or (known and (bool(model.crossing) or model.lockon))
         tracks = self.tracker.update(boxes, obs.frame, embed, focus=target.box if target is not None else None,
                                      embed_all=embed_all, scores=scores,
                                      start_weak=searching and self.cfg.search_weak_detections)
@@ -133,8 +134,8 @@ class TargetFollower:
             for seen in (model.last_seen, model.candidate.seen if model.candidate is not None else None):
                 if seen is not None:
                     seen.warp(self.tracker.last_warp)
-        if embed is not None:
-            self._embed_unembedded(tracks, embed)
+        if embed is not None and known:
+            self._embed_unembedded(tracks, embed, everyone=embed_all)
         track_scores = self._score_tracks(tracks)
         out = self._step(boxes, obs.stamp, track_scores)
         out.tracks = [(t.track_id, boxes[t.detection].copy()) for t in tracks if t.detection >= 0]
@@ -168,14 +169,12 @@ class TargetFollower:
             return self.embedder.embed(frame, boxes[idx])
         return embed, counter
 
-    def _embed_unembedded(self, tracks: list[Track], embed) -> None:
+    def _embed_unembedded(self, tracks: list[Track], embed, everyone: bool) -> None:
         """Embed the matched crops the tracker did not (its weak, second-stage detections) where
-        identity is decided: the target's own, and everyone's while it is searched for or verified.
-        Only ``fresh`` is set: the tracker's own appearance memory stays its business."""
+        identity is decided: the target's own, and ``everyone``'s while it is searched for or
+        verified (the frame's ``embed_all``). Only ``fresh`` is set: the tracker's own appearance
+        memory stays its business."""
         model = self.target
-        if not len(model.gallery):
-            return
-        everyone = self.state in (State.OCCLUDED, State.LOST) or bool(model.crossing) or model.lockon
         todo = [t for t in tracks if t.detection >= 0 and t.fresh is None
                 and (everyone or t.track_id == model.track_id)]
         if todo:
@@ -458,9 +457,13 @@ class TargetFollower:
         """``track`` is the candidate come back after frames without a detection: the candidate's own
         track is not matched now (a tentative track dies at its first miss) and ``track`` is where
         motion allows since the candidate last agreed (the gate of every switch, max_speed)."""
-        own = self.tracker.get(candidate.track_id)
-        return candidate.unseen > 0 and (own is None or own.detection < 0) \
+        return candidate.unseen > 0 and not self._detected(candidate.track_id) \
             and bool(candidate.seen.plausible(track.box[None], stamp, self.cfg.max_speed)[0])
+
+    def _detected(self, track_id: int) -> bool:
+        """The track exists and has a detection this frame."""
+        track = self.tracker.get(track_id)
+        return track is not None and track.detection >= 0
 
     def _lapse(self, scores: dict[int, float]) -> None:
         """A frame where no track qualifies: the candidate survives it while it was not detected for
@@ -471,8 +474,7 @@ class TargetFollower:
         candidate = model.candidate
         if candidate is None:
             return
-        track = self.tracker.get(candidate.track_id)
-        if (track is None or track.detection < 0) and candidate.unseen < cfg.reacquire_unseen_frames:
+        if not self._detected(candidate.track_id) and candidate.unseen < cfg.reacquire_unseen_frames:
             candidate.unseen += 1
             return
         score = scores.get(candidate.track_id)
