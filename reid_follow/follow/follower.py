@@ -215,7 +215,7 @@ class TargetFollower:
                 return FollowOutput(self.state, target.box.copy(), model.score, target.track_id, predicted=True)
             self.state = State.OCCLUDED
             model.lockon = False
-            model.crossing.clear()
+            model.drop_crossing()
         else:
             model.missed += 1
         if model.missed >= cfg.lost_after_frames or target is None:
@@ -290,11 +290,13 @@ class TargetFollower:
         the person got a new track. Its frames are rejected (no box) while the rival is confirmed
         like any candidate (reacquire_confirmations, counted from the first such frame, also while
         the own track is rejected for its own low score); it then becomes the target's track.
-        Like any other track's adoption, only once the gallery holds reacquire_min_samples."""
+        Like any other track's adoption, only once the gallery holds reacquire_min_samples, unless
+        it is a crossing partner (TargetModel.partner: the tracker may have swapped the two, and
+        people walking side by side cross in nearly every frame, so the gallery stays small)."""
         cfg = self.cfg
-        if not self._may_adopt():
-            return None
+        may_adopt = self._may_adopt()
         others = [t for t in self.tracker.tracks if t is not own and t.detection >= 0
+                  and (may_adopt or self.target.partner(t.track_id))
                   and scores.get(t.track_id, 0.0) >= cfg.reacquire_threshold]
         others = [t for t in self._plausible(others, boxes, stamp)
                   if preference(scores[t.track_id], score) >= cfg.reacquire_margin]
@@ -394,6 +396,8 @@ class TargetFollower:
                 if self._swapped():
                     self._lose_target()          # its track now follows someone else: no privilege left
                     target = None
+            elif own is not None:
+                model.reject_streak = 0          # rejected frames count only in a row (reject_frames)
         if not model.identity.ready:
             return self._search_uncalibrated(target, boxes, stamp, scores)
         visible = [t for t in self.tracker.tracks if t.detection >= 0 and t.track_id in scores]
@@ -406,8 +410,10 @@ class TargetFollower:
         runner_up = max((scores[t.track_id] for t in visible if t is not best), default=0.0)
         own_track = best is target
         threshold = cfg.resume_threshold if own_track else cfg.reacquire_threshold
+        # A crossing partner may be carrying the target after a swap: adopted like any other track
+        # (threshold, margin, confirmations), but not held to reacquire_min_samples (see _rival).
         if best_score < threshold or preference(best_score, runner_up) < cfg.reacquire_margin \
-                or (not own_track and not self._may_adopt()):
+                or (not own_track and not model.partner(best.track_id) and not self._may_adopt()):
             self._lapse(scores)
             return FollowOutput(self.state)
         if not self._confirmed(best, own_track, stamp):
@@ -423,13 +429,29 @@ class TargetFollower:
         with the camera) and with a crop nearer the target's samples than anyone else's; the most
         similar one is adopted after the same confirmations as a calibrated candidate."""
         model = self.target
-        best = self._most_like_target_at(model.last_seen.box() if model.last_seen is not None else None, boxes)
+        best = self._candidate_still_like_target()
+        if best is None:
+            best = self._most_like_target_at(model.last_seen.box() if model.last_seen is not None else None, boxes)
         if best is None:
             self._lapse(scores)
             return FollowOutput(self.state)
         if not self._confirmed(best, best is target, stamp):
             return FollowOutput(self.state)
         return self._resume(best, boxes, stamp, scores)
+
+    def _candidate_still_like_target(self) -> Track | None:
+        """The candidate being confirmed before calibration, when the tracker matched its track again
+        this frame and its crop is still nearer the target's samples than anyone else's: its first
+        frame was where the target was last seen, and the tracker's association carries it from
+        there. Without this a target walking on (at a low frame rate, a quarter of its width per
+        frame) leaves the last-seen box before its confirmations are complete and is never taken
+        back (PathTrack person 17 at 1/2 rate)."""
+        candidate = self.target.candidate
+        track = self.tracker.get(candidate.track_id) if candidate is not None else None
+        if track is None or track.detection < 0 or track.fresh is None \
+                or not self.target.nearer_target(track.fresh):
+            return None
+        return track
 
     def _plausible(self, tracks: list[Track], boxes: np.ndarray, stamp: float) -> list[Track]:
         """The tracks whose box a person could have reached since the target was last seen."""
@@ -491,6 +513,7 @@ class TargetFollower:
         model.candidate = None
         model.reject_streak = 0
         model.crossing.clear()
+        model.partners.clear()
         return self._follow(track, boxes, stamp, scores)
 
     def _lose_target(self) -> None:
@@ -501,7 +524,7 @@ class TargetFollower:
         self.state = State.LOST
         model.missed = max(model.missed, self.cfg.lost_after_frames)
         model.reject_streak = 0
-        model.crossing.clear()
+        model.drop_crossing()
 
     # ---- appearance ----------------------------------------------------------------------------
     def _learn(self, target: Track, boxes: np.ndarray, overlap: np.ndarray, score: float | None,

@@ -78,10 +78,21 @@ class TargetModel:
         self.candidate: Candidate | None = None
         self.last_seen: LastSeen | None = None
         self.crossing: set[int] = set()      # tracks whose box overlapped the target's since last verified
+        self.partners: set[int] = set()      # ... kept after the target was lost in a crossing (see partner())
         self.lockon = 0                      # frames left to lock onto a detection (box enrollment)
         self.score = 0.0                     # the target's latest identity score
         self.dirty = 0                       # samples added since the identity score was calibrated
         self.since_fit = 0
+
+    def drop_crossing(self) -> None:
+        """The target is no longer tracked: the people it was crossing stay suspects (``partners``)."""
+        self.partners |= self.crossing
+        self.crossing.clear()
+
+    def partner(self, track_id: int) -> bool:
+        """The track crossed the target since it was last verified (ongoing or before it was lost): the
+        tracker may have swapped the two, so this track may be carrying the target on."""
+        return track_id in self.crossing or track_id in self.partners
 
     # ---- appearance ----------------------------------------------------------------------------
     def scores(self, embeddings: np.ndarray) -> np.ndarray | None:
