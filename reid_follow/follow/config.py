@@ -109,7 +109,10 @@ class FollowConfig:
            "searched for ('occluded', 'lost') or as a rival while tracking, only once the gallery "
            "holds at least this many samples: an identity score calibrated on fewer is overconfident "
            "(PathTrack with HOG detections: a background person scored 0.76-0.94 against a 3-sample "
-           "gallery and was adopted). The own track's resume is not affected.")
+           "gallery and was adopted). Neither the own track's resume nor a crossing partner's "
+           "adoption is held to it (the tracker may have swapped the target with a person it "
+           "crossed, and people walking side by side overlap in nearly every frame, leaving the "
+           "gallery small).")
     search_weak_detections: bool = param(
         True, "While the target is searched for ('occluded', 'lost'), a weak detection (score in "
               "[tracking.low_score, tracking.high_score)) that no track takes starts a track too, so a "
