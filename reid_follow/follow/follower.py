@@ -17,7 +17,9 @@ target is one of its tracks, and every identity decision uses one calibrated sco
   the target again only after confirmations: frames with a high identity score, a margin over
   every other person, and a position motion allows (a gate that grows with the time since the
   target was last seen, moved with the camera-motion estimate); with ``reacquire_lapses`` > 0 a
-  frame that merely fails to agree delays a confirmation without restarting it.
+  frame that merely fails to agree delays a confirmation without restarting it. Another track
+  than the own needs a gallery of ``reacquire_min_samples``, except a crossing partner (someone
+  the target was crossing when it was lost: the tracker may have swapped the two).
 
 While tracking, another track that is clearly more likely the target than the target's own
 (mediocre) track is a rival: the own track's frames are rejected while the rival is confirmed,
