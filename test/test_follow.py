@@ -480,7 +480,6 @@ def test_config_validation() -> None:
         FollowConfig(tracking=TrackerConfig(max_cost=2.0)).validate()
 
 
-
 @pytest.fixture(scope="module")
 def pathtrack_yolox(pathtrack, shared_models, tmp_path_factory):
     """PathTrack-UU-test with YOLOX-nano detections (computed once here) and its decoded frames."""
@@ -496,6 +495,17 @@ def _run_kept_frames(sc, images, follower, on_frame=None) -> list[FollowOutput]:
                          sc.enroll_box, fps=sc.fps, progress=False, on_frame=on_frame)
 
 
+def _track_changes(value):
+    """A list and an on_frame callback that appends (track id, value()) whenever the reported box
+    comes from another track than the last reported one."""
+    taken = []
+
+    def watch(_i: int, _frame, out: FollowOutput) -> None:
+        if out.box is not None and (not taken or out.track_id != taken[-1][0]):
+            taken.append((out.track_id, value()))
+    return taken, watch
+
+
 def test_an_uncalibrated_candidate_is_followed_by_its_track(pathtrack_yolox) -> None:
     """PathTrack person 17 (YOLOX-nano, every 2nd frame) is enrolled in a group: every frame is a
     crossing, the gallery holds 1 sample (not calibrated) when the tracker hands the person a new
@@ -506,15 +516,11 @@ def test_an_uncalibrated_candidate_is_followed_by_its_track(pathtrack_yolox) -> 
     seq, images = pathtrack_yolox
     sc = build_scenario(seq, 17, Condition.FPS2)
     follower = TargetFollower(FollowConfig(), build_embedder("default"))
-    taken = []                                   # (track id, identity calibrated) at each change of track
-
-    def watch(i: int, _frame, out: FollowOutput) -> None:
-        if out.box is not None and (not taken or out.track_id != taken[-1][0]):
-            taken.append((out.track_id, follower.target.identity.ready))
-
+    taken, watch = _track_changes(lambda: follower.target.identity.ready)
     m = score_run(sc, _run_kept_frames(sc, images, follower, watch))
     assert m["wrong_frames"] == 0 and m["success"] >= 0.4, m
     assert len(taken) >= 2 and not taken[1][1], taken        # taken back before any calibration
+
 
 def test_a_crossing_partner_carrying_the_target_after_a_swap_is_taken_back(pathtrack_yolox) -> None:
     """PathTrack person 7 walks arm in arm with person 26 (YOLOX-nano detections, every 4th frame):
@@ -526,12 +532,7 @@ def test_a_crossing_partner_carrying_the_target_after_a_swap_is_taken_back(patht
     seq, images = pathtrack_yolox
     sc = build_scenario(seq, 7, Condition.FPS4)
     follower = TargetFollower(FollowConfig(), build_embedder("default"))
-    taken = []
-
-    def watch(i: int, _frame, out: FollowOutput) -> None:
-        if out.box is not None and (not taken or out.track_id != taken[-1][0]):
-            taken.append((out.track_id, len(follower.gallery)))
-
+    taken, watch = _track_changes(lambda: len(follower.gallery))
     m = score_run(sc, _run_kept_frames(sc, images, follower, watch))
     assert m["wrong_frames"] == 0 and m["success"] >= 0.6, m
     # Taken over by another track while the gallery was still too small to adopt a stranger's.

@@ -292,21 +292,19 @@ class TargetFollower:
         the person got a new track. Its frames are rejected (no box) while the rival is confirmed
         like any candidate (reacquire_confirmations, counted from the first such frame, also while
         the own track is rejected for its own low score); it then becomes the target's track.
-        Like any other track's adoption, only once the gallery holds reacquire_min_samples, unless
-        it is a crossing partner (TargetModel.partner: the tracker may have swapped the two, and
-        people walking side by side cross in nearly every frame, so the gallery stays small)."""
+        Like any other track's adoption, only where _may_adopt allows it."""
         cfg = self.cfg
-        may_adopt = self._may_adopt()
         others = [t for t in self.tracker.tracks if t is not own and t.detection >= 0
-                  and (may_adopt or self.target.partner(t.track_id))
-                  and scores.get(t.track_id, 0.0) >= cfg.reacquire_threshold]
+                  and scores.get(t.track_id, 0.0) >= cfg.reacquire_threshold and self._may_adopt(t.track_id)]
         others = [t for t in self._plausible(others, boxes, stamp)
                   if preference(scores[t.track_id], score) >= cfg.reacquire_margin]
         return max(others, key=lambda t: scores[t.track_id], default=None)
 
-    def _may_adopt(self) -> bool:
-        """Another track than the own may become the target's: the gallery holds reacquire_min_samples."""
-        return len(self.target.gallery) >= self.cfg.reacquire_min_samples
+    def _may_adopt(self, track_id: int) -> bool:
+        """Another track than the own may become the target's: the gallery holds reacquire_min_samples,
+        or the track is a crossing partner (TargetModel.partner: the tracker may have swapped the two,
+        and people walking side by side overlap in nearly every frame, so the gallery stays small)."""
+        return len(self.target.gallery) >= self.cfg.reacquire_min_samples or self.target.partner(track_id)
 
     def _looks_like_target(self, track: Track) -> bool:
         """Before the identity score is calibrated: a crop nearer a distractor than the target's
@@ -412,10 +410,8 @@ class TargetFollower:
         runner_up = max((scores[t.track_id] for t in visible if t is not best), default=0.0)
         own_track = best is target
         threshold = cfg.resume_threshold if own_track else cfg.reacquire_threshold
-        # A crossing partner may be carrying the target after a swap: adopted like any other track
-        # (threshold, margin, confirmations), but not held to reacquire_min_samples (see _rival).
         if best_score < threshold or preference(best_score, runner_up) < cfg.reacquire_margin \
-                or (not own_track and not model.partner(best.track_id) and not self._may_adopt()):
+                or (not own_track and not self._may_adopt(best.track_id)):
             self._lapse(scores)
             return FollowOutput(self.state)
         if not self._confirmed(best, own_track, stamp):
