@@ -3,6 +3,7 @@ never removes shared memory a live process still uses."""
 from __future__ import annotations
 
 import fcntl
+import os
 import subprocess
 import sys
 
@@ -47,6 +48,26 @@ def test_clean_up_keeps_live_segments_and_removes_dead_ones():
         node.destroy_node()
     # ros_context removed them once the participant was gone
     assert not any(name.endswith("_el") and name in live for name in shm_entries())
+
+
+def test_a_port_no_listener_holds_is_removed_and_a_held_one_kept():
+    """A Fast DDS port segment outlives its listeners' lock files (a full test run left 4 such ports
+    and their mutexes in /dev/shm): with no lock file left it is dead and removed; while a listener
+    holds its lock file it is kept."""
+    port = f"fastdds_port9{os.getpid() % 100000:05d}"
+    files = [harness.SHM_DIR / port, harness.SHM_DIR / f"sem.{port}_mutex"]
+    for f in files:
+        f.write_bytes(b"\0" * 32)
+    lock = harness.SHM_DIR / f"{port}_sl"
+    try:
+        with open(lock, "ab") as held:
+            fcntl.flock(held, fcntl.LOCK_SH | fcntl.LOCK_NB)               # a live shared listener
+            assert harness.remove_dead_shm({port}) == 0 and all(f.exists() for f in files)
+        lock.unlink()                                                        # it closed: no lock file left
+        assert harness.remove_dead_shm({port}) == 1 and not any(f.exists() for f in files)
+    finally:
+        for f in [*files, lock]:
+            f.unlink(missing_ok=True)
 
 
 class _Future:
