@@ -90,13 +90,15 @@ class FollowConfig:
         4, "... in a position motion allows (see max_speed) for this many frames (one look-alike "
            "frame never steals the target; see reacquire_lapses for frames between them).")
     reacquire_lapses: int = param(
-        0, "A confirmation survives this many frames in a row where its candidate does not agree (its "
+        1, "A confirmation survives this many frames in a row where its candidate does not agree (its "
            "score below the threshold or the margin, or not matched) but is not rejected either (score "
            "at least reject_threshold, and no other track qualifies); such frames do not count towards "
            "the confirmations. 0 = the agreeing frames must be consecutive. A returning person's score "
-           "flickers (OSNet on OTB-Human3: 0.94, 0.48, 0.87, 0.46, 0.97). 1 against 0 (eval-follow): "
-           "success +0.001 (default) / +0.008 (OSNet), but OSNet's worst wrong-person cell 0.6 % -> "
-           "3.6 % (PathTrack, 1/3 rate): 0 keeps every cell at most 2 %.")
+           "flickers (OSNet on OTB-Crossing: 1.00, 1.00, 1.00, 0.44, 1.00, 0.79, 1.00, 0.01). 1 against 0 "
+           "(eval-follow's 358 runs, 2026-12-07): OSNet success 0.543 -> 0.552, cells within the success "
+           "aim 32 -> 33 and the absent-correct aim 24 -> 26, wrong-person cells unchanged (wrong frames "
+           "without PathTrack person 26's broken gt 56 -> 69, PathTrack YOLOX drop20 1.0 -> 2.0 %); default "
+           "0.506 -> 0.507, +2 wrong frames. (On 2026-12-03's code it took an OSNet cell to 3.6 %.)")
     reacquire_unseen_frames: int = param(
         1, "A confirmation also survives this many frames in a row where its candidate is not detected "
            "at all (no detection on its track; no other track qualifies); they do not count either, "
