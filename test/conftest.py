@@ -45,14 +45,26 @@ def pathtrack(shared_data: Path) -> Path:
     return _need(shared_data / "PathTrack-UU-test")
 
 
+# rclpy loads ROS's tracetools, whose LTTng-UST library creates its per-user "wait" files here in
+# every process (lttng-ust-wait-<abi>, lttng-ust-wait-<abi>-<uid>); they outlive the processes.
+# Noted here, at conftest import: collecting the ROS tests imports rclpy in this process already.
+LTTNG_WAIT = "lttng-ust-wait-*"
+SHM = Path("/dev/shm")
+LTTNG_BEFORE = {p.name for p in SHM.glob(LTTNG_WAIT)} if SHM.is_dir() else set()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def remove_fastdds_segments():
-    """Remove the Fast DDS /dev/shm segments this session's processes left (also after a killed
-    node): only those whose owner has exited, as other runs on this machine may be using theirs."""
-    shm = Path("/dev/shm")
-    before = {p.name for p in shm.glob("fastdds_*")} if shm.is_dir() else set()
+def remove_shm_segments():
+    """Remove the /dev/shm files this session's processes left: Fast DDS segments (also after a
+    killed node), only those whose owner has exited, as other runs on this machine may be using
+    theirs; LTTng-UST's wait files when this session created them (a process that maps one keeps
+    its mapping; they matter only to a tracing session)."""
+    before = {p.name for p in SHM.glob("fastdds_*")} if SHM.is_dir() else set()
     yield
-    if shm.is_dir():
+    if SHM.is_dir():
         from reid_follow.ros.harness import remove_dead_shm  # no rclpy import
 
-        remove_dead_shm({p.name for p in shm.glob("fastdds_*")} - before)
+        remove_dead_shm({p.name for p in SHM.glob("fastdds_*")} - before)
+        for wait in SHM.glob(LTTNG_WAIT):
+            if wait.name not in LTTNG_BEFORE:
+                wait.unlink(missing_ok=True)
