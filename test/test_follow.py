@@ -7,7 +7,7 @@ import pytest
 
 from reid_follow.config_base import ConfigError
 from reid_follow.follow.config import FollowConfig
-from reid_follow.follow.evaluate import Condition, build_scenario, load_sequence, score_run
+from reid_follow.follow.evaluate import Condition, build_scenario, load_sequence, run_follower, score_run
 from reid_follow.follow.follower import TargetFollower
 from reid_follow.follow.offline import follow_frames, mot_detections
 from reid_follow.follow.types import STATES, FollowOutput, Observation, State
@@ -487,14 +487,6 @@ def pathtrack_yolox(pathtrack, shared_models, tmp_path_factory):
     return load_sequence(pathtrack, "detector", spec, tmp_path_factory.mktemp("dets")), list(FrameSource(pathtrack))
 
 
-def _run_kept_frames(sc, images, follower, on_frame=None) -> list[FollowOutput]:
-    """The follower over the scenario's kept frames (a reduced frame rate), enrolled by its gt box."""
-    detections = mot_detections(sc.detections)
-    return follow_frames(follower, [images[f - 1] for f in sc.frames],
-                         lambda i, frame: detections(int(sc.frames[i - 1]), frame), sc.enroll_index + 1,
-                         sc.enroll_box, fps=sc.fps, progress=False, on_frame=on_frame)
-
-
 def _track_changes(value):
     """A list and an on_frame callback that appends (track id, value()) whenever the reported box
     comes from another track than the last reported one."""
@@ -517,7 +509,7 @@ def test_an_uncalibrated_candidate_is_followed_by_its_track(pathtrack_yolox) -> 
     sc = build_scenario(seq, 17, Condition.FPS2)
     follower = TargetFollower(FollowConfig(), build_embedder("default"))
     taken, watch = _track_changes(lambda: follower.target.identity.ready)
-    m = score_run(sc, _run_kept_frames(sc, images, follower, watch))
+    m = score_run(sc, run_follower(sc, images, lambda: follower, None, watch).outputs)
     assert m["wrong_frames"] == 0 and m["success"] >= 0.4, m
     assert len(taken) >= 2 and not taken[1][1], taken        # taken back before any calibration
 
@@ -533,7 +525,7 @@ def test_a_crossing_partner_carrying_the_target_after_a_swap_is_taken_back(patht
     sc = build_scenario(seq, 7, Condition.FPS4)
     follower = TargetFollower(FollowConfig(), build_embedder("default"))
     taken, watch = _track_changes(lambda: len(follower.gallery))
-    m = score_run(sc, _run_kept_frames(sc, images, follower, watch))
+    m = score_run(sc, run_follower(sc, images, lambda: follower, None, watch).outputs)
     assert m["wrong_frames"] == 0 and m["success"] >= 0.6, m
     # Taken over by another track while the gallery was still too small to adopt a stranger's.
     assert len(taken) >= 2 and taken[1][1] < FollowConfig().reacquire_min_samples, taken

@@ -531,9 +531,11 @@ def _frames_and_detections(sc: Scenario, images: list[np.ndarray]):
 
 
 def run_follower(sc: Scenario, images: list[np.ndarray], make_follower: Callable[[], object],
-                 embedder: CachedEmbedder | None) -> RunResult:
+                 embedder: CachedEmbedder | None,
+                 on_frame: Callable[[int, np.ndarray, FollowOutput], None] | None = None) -> RunResult:
     """A TargetFollower over the scenario's kept frames, enrolled by the gt box; an enrollment that
-    fails leaves the run with no output (scored, not skipped: a user would get nothing either)."""
+    fails leaves the run with no output (scored, not skipped: a user would get nothing either).
+    ``on_frame`` is follow_frames' per-frame callback (for tests that watch the follower)."""
     from reid_follow.follow.offline import EnrollmentError, follow_frames
 
     frames, detections = _frames_and_detections(sc, images)
@@ -542,7 +544,7 @@ def run_follower(sc: Scenario, images: list[np.ndarray], make_follower: Callable
     error = ""
     try:
         outputs = follow_frames(make_follower(), frames, detections, sc.enroll_index + 1, sc.enroll_box,
-                                total=len(frames), fps=sc.fps, progress=False)
+                                total=len(frames), fps=sc.fps, progress=False, on_frame=on_frame)
     except EnrollmentError as e:
         error = str(e)
         outputs = [FollowOutput(State.IDLE) for _ in frames]
