@@ -67,6 +67,17 @@ class FollowConfig:
         0.25, "The gallery learns from the target's crop only when at most this fraction of it is "
               "covered by the box of a person in front (lower feet in the image): a crop showing "
               "mostly someone else would poison the gallery.")
+    update_height_change: float = param(
+        0.15, "Nothing is learnt from a frame where the target's box height differs from its recent "
+              "height (smoothed, see TargetModel.steady_height) by more than this fraction per 40 ms "
+              "since the previous frame (0.15 at 25 fps, 0.6 at 6 fps): a box sliding from the target "
+              "onto a person beside it changes size faster than a walking person does (PathTrack HOG "
+              "person 7, 20 % of detections dropped: 600 -> 390 px in 8 frames; the gallery learnt his "
+              "companion and followed her for 95 frames). eval-follow's 358 runs (sweep, 2026-12-07): "
+              "default embedder wrong frames 616 -> 521 (only that run changed), success 0.5068 -> "
+              "0.5066; OSNet 533 -> 540 and 0.5524 -> 0.5511. 0.1 also paused learning on small, noisy "
+              "boxes (OTB-Crossing's 50 px person: 35 % of frames 10 % off the average; OSNet success "
+              "there -0.08 in three runs). 1 or more: no such pause.")
     refit_interval: int = param(5, "Frames between recalibrations of the identity score when samples were added.")
     crossing_iou: float = param(
         0.05, "The target's box overlapping another person's by at least this IoU is a crossing: "
@@ -149,7 +160,7 @@ class FollowConfig:
         if self.enroll_rule not in ENROLL_RULES:
             raise ConfigError(f"follow.enroll_rule must be one of {ENROLL_RULES}, got {self.enroll_rule!r}")
         for name in ("enroll_min_iou", "nms_iou", "update_threshold", "update_max_overlap", "crossing_iou",
-                     "crossing_behind_height", "reacquire_threshold", "reacquire_margin", "resume_threshold",
+                     "crossing_behind_height", "update_height_change", "reacquire_threshold", "reacquire_margin", "resume_threshold",
                      "reject_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"follow.{name} must be in [0, 1], got {getattr(self, name)}")

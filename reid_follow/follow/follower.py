@@ -11,7 +11,9 @@ target is one of its tracks, and every identity decision uses one calibrated sco
   only from unambiguous frames; while the target's box overlaps another person's (a crossing;
   not someone clearly behind the target, see ``crossing_behind_height``) nothing is learnt, and
   when they separate the follower verifies which of them is the target before it reports again.
-  A track that stops looking like the target is dropped.
+  Nor is anything learnt while the box changes size faster than a walking person's
+  (``update_height_change``: a box sliding onto a neighbour). A track that stops looking like
+  the target is dropped.
 * ``occluded``: the target is not seen (fewer than ``lost_after_frames`` frames).
 * ``lost``: longer. No box is reported in either state, however long it lasts. A track becomes
   the target again only after confirmations: frames with a high identity score, a margin over
@@ -280,7 +282,9 @@ class TargetFollower:
             model.score = score
         model.last_seen = _last_seen(box, stamp)
         model.unbroken = True
-        self._learn(target, boxes, overlap, score, crossing=bool(partners), continuous=continuous)
+        steady = model.steady_height(float(box[3] - box[1]), stamp, continuous)
+        self._learn(target, boxes, overlap, score, ambiguous=bool(partners) or not steady,
+                    continuous=continuous)
         return FollowOutput(self.state, box.copy(), model.score, target.track_id)
 
     def _rival(self, own: Track, score: float, boxes: np.ndarray, stamp: float,
@@ -526,12 +530,13 @@ class TargetFollower:
 
     # ---- appearance ----------------------------------------------------------------------------
     def _learn(self, target: Track, boxes: np.ndarray, overlap: np.ndarray, score: float | None,
-               crossing: bool, continuous: bool) -> None:
+               ambiguous: bool, continuous: bool) -> None:
         """Learn from an unambiguous frame only: the target's crop, and the people around as distractors
-        (``overlap``: IoU of the target's box with every detection; ``continuous``: matched in the
-        previous frame too)."""
+        (``overlap``: IoU of the target's box with every detection; ``ambiguous``: it overlaps someone
+        (a crossing) or its size jumped (TargetModel.steady_height), so nothing is learnt;
+        ``continuous``: matched in the previous frame too)."""
         model, cfg = self.target, self.cfg
-        if target.fresh is not None and not crossing:
+        if target.fresh is not None and not ambiguous:
             box = boxes[target.detection]
             others = np.delete(boxes, target.detection, axis=0)
             in_front = others[others[:, 3] > box[3]]         # nearer people (lower feet) hide the target

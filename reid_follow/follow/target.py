@@ -16,6 +16,10 @@ from reid_follow.follow.gallery import DistractorBank, TargetGallery
 from reid_follow.follow.identity import IdentityScore
 
 
+HEIGHT_STEP_S = 0.04       # the frame interval (25 fps) that update_height_change and HEIGHT_SMOOTHING are per
+HEIGHT_SMOOTHING = 0.2     # weight of a new height in the target's smoothed height, per HEIGHT_STEP_S
+
+
 @dataclass
 class LastSeen:
     """Where the target was last seen (box centre and size, px, moved with the camera) and when (s)."""
@@ -83,6 +87,8 @@ class TargetModel:
         self.score = 0.0                     # the target's latest identity score
         self.dirty = 0                       # samples added since the identity score was calibrated
         self.since_fit = 0
+        self.height: float | None = None    # the target's box height, smoothed (steady_height)
+        self.height_stamp = 0.0
 
     def drop_crossing(self) -> None:
         """The target is no longer tracked: the people it was crossing stay suspects (``partners``)."""
@@ -93,6 +99,22 @@ class TargetModel:
         """The track crossed the target since it was last verified (ongoing or before it was lost): the
         tracker may have swapped the two, so this track may be carrying the target on."""
         return track_id in self.crossing or track_id in self.partners
+
+    def steady_height(self, height: float, stamp: float, continuous: bool) -> bool:
+        """Whether the target's box (``height`` px at ``stamp`` s) is as tall as it recently was, within
+        ``update_height_change`` per HEIGHT_STEP_S since the previous call; then smooth the height with
+        it (an exponential average, HEIGHT_SMOOTHING per HEIGHT_STEP_S), restarting from it after a
+        gap (``continuous`` False). A box drifting onto someone else shrinks or grows steadily, and the
+        average lags behind it; a walking person's height changes more slowly."""
+        steps = max((stamp - self.height_stamp) / HEIGHT_STEP_S, 1.0)
+        steady = self.height is None or abs(height / self.height - 1.0) <= self.cfg.update_height_change * steps
+        if self.height is None or not continuous:
+            self.height = height
+        else:
+            weight = 1.0 - (1.0 - HEIGHT_SMOOTHING) ** steps
+            self.height += weight * (height - self.height)
+        self.height_stamp = stamp
+        return steady
 
     # ---- appearance ----------------------------------------------------------------------------
     def scores(self, embeddings: np.ndarray) -> np.ndarray | None:
