@@ -534,19 +534,22 @@ def test_a_crossing_partner_carrying_the_target_after_a_swap_is_taken_back(patht
 
 def test_a_returning_target_whose_score_flickers_is_reacquired_by_default(shared_data, shared_models,
                                                                            tmp_path_factory) -> None:
-    """OTB-Crossing with YOLOX-nano detections and OSNet x0.25: after the crossing the target's new
-    track scores 1.00, 1.00, 1.00, 0.44, 1.00, 0.79, 1.00, ... (P), so four agreeing frames in a row
-    seldom complete. The default reacquire_lapses (1) lets one such frame pass without restarting
-    the confirmation; with 0 the target is found again much later (success 0.76 against 0.90)."""
+    """OTB-Crossing with YOLOX-nano detections and OSNet x0.25, the target's detection missing in the
+    enrollment frame and the next 3 (eval-follow's enroll-miss): after the crossing the target's
+    new track's P flickers (OSNet on a returning person: 1.00, 1.00, 1.00, 0.44, 1.00, 0.79, ...),
+    so four agreeing frames in a row seldom complete. The default reacquire_lapses (1) lets one
+    such frame pass without restarting the confirmation; with 0 the target is found again much
+    later (success 0.70 against 0.83; on the base condition 0.76 against 0.90 before
+    update_height_change, which now takes that one either way)."""
     seq = load_sequence(shared_data / "OTB-Crossing", "detector", f"onnx:{shared_models / 'yolox_nano.onnx'}",
                         tmp_path_factory.mktemp("dets"))
     images = list(FrameSource(shared_data / "OTB-Crossing"))
-    sc = build_scenario(seq, 1, Condition.BASE)
+    sc = build_scenario(seq, 1, Condition.ENROLL_MISS)
     embedder = build_embedder(f"onnx:{shared_models / 'osnet_x0_25_msmt17.onnx'}", "cpu")
     success = {lapses: score_run(sc, run_follower(sc, images, lambda n=lapses: TargetFollower(
         FollowConfig(reacquire_lapses=n), embedder), None).outputs)["success"]
         for lapses in (FollowConfig().reacquire_lapses, 0)}
-    assert success[FollowConfig().reacquire_lapses] >= 0.85 and success[0] < 0.8, success
+    assert success[FollowConfig().reacquire_lapses] >= 0.8 and success[0] < 0.75, success
 
 
 def test_a_box_changing_size_fast_pauses_learning() -> None:

@@ -109,7 +109,10 @@ class FollowConfig:
            "(eval-follow's 358 runs, 2026-12-07): OSNet success 0.543 -> 0.552, cells within the success "
            "aim 32 -> 33 and the absent-correct aim 24 -> 26, wrong-person cells unchanged (wrong frames "
            "without PathTrack person 26's broken gt 56 -> 69, PathTrack YOLOX drop20 1.0 -> 2.0 %); default "
-           "0.506 -> 0.507, +2 wrong frames. (On 2026-12-03's code it took an OSNet cell to 3.6 %.)")
+           "0.506 -> 0.507, +2 wrong frames. Re-measured with update_height_change (2026-12-08, sweep): OSNet "
+           "0.547 -> 0.551, success cells 33 -> 34, absent-correct cells 24 -> 26, wrong frames without "
+           "person 26 56 -> 76 (PathTrack person 1 base and jitter5, person 23's suspect gt); default "
+           "0.5062 -> 0.5066, +2. (On 2026-12-03's code it took an OSNet cell to 3.6 %.)")
     reacquire_unseen_frames: int = param(
         1, "A confirmation also survives this many frames in a row where its candidate is not detected "
            "at all (no detection on its track; no other track qualifies); they do not count either, "
