@@ -77,7 +77,7 @@ class FollowConfig:
               "default embedder wrong frames 616 -> 521 (only that run changed), success 0.5068 -> "
               "0.5066; OSNet 533 -> 540 and 0.5524 -> 0.5511. 0.1 also paused learning on small, noisy "
               "boxes (OTB-Crossing's 50 px person: 35 % of frames 10 % off the average; OSNet success "
-              "there -0.08 in three runs). 1 or more: no such pause.")
+              "there -0.08 in three runs). 1: practically no pause (only for a box more than doubling).")
     refit_interval: int = param(5, "Frames between recalibrations of the identity score when samples were added.")
     crossing_iou: float = param(
         0.05, "The target's box overlapping another person's by at least this IoU is a crossing: "
@@ -163,8 +163,8 @@ class FollowConfig:
         if self.enroll_rule not in ENROLL_RULES:
             raise ConfigError(f"follow.enroll_rule must be one of {ENROLL_RULES}, got {self.enroll_rule!r}")
         for name in ("enroll_min_iou", "nms_iou", "update_threshold", "update_max_overlap", "crossing_iou",
-                     "crossing_behind_height", "update_height_change", "reacquire_threshold", "reacquire_margin", "resume_threshold",
-                     "reject_threshold"):
+                     "crossing_behind_height", "update_height_change", "reacquire_threshold", "reacquire_margin",
+                     "resume_threshold", "reject_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"follow.{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("enroll_samples", "enroll_lockon_frames", "lost_after_frames", "gallery_size",
